@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what onesheet needs on a fresh Debian machine with Rust (rustup), pinned to exact
+# versions. Idempotent: a tool already present at the pinned version is not reinstalled.
+#
+#   scripts/setup.sh serve   # what building and serving the page needs
+#   scripts/setup.sh test    # that, plus Chromium and Mesa's software Vulkan for the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_PACK_VERSION=0.15.1
+# Must equal the `wasm-bindgen` crate's version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=0.2.130
+
+mode=${1:-test}
+case "$mode" in serve | test) ;; *) echo "usage: $0 serve|test" >&2; exit 2 ;; esac
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Debian packages: Chromium for the browser tests, lavapipe (Mesa's software Vulkan) so the wgpu
+# backend has a real adapter on machines without a GPU.
+apt_pkgs=(pkg-config)
+if [ "$mode" = test ]; then
+  apt_pkgs+=(chromium mesa-vulkan-drivers libvulkan1 vulkan-tools fonts-dejavu-core)
+fi
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+log "rustup target add wasm32-unknown-unknown"
+rustup target add wasm32-unknown-unknown >/dev/null
+
+if ! wasm-pack --version 2>/dev/null | grep -qx "wasm-pack $WASM_PACK_VERSION"; then
+  log "cargo install wasm-pack $WASM_PACK_VERSION"
+  cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: its lockfile pins a webpki-roots version the registry no longer has.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# npm: binaryen's wasm-opt (Debian's is too old for this wasm-bindgen) and playwright-core, which
+# drives Debian's Chromium and never downloads a browser of its own.
+log "npm ci"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,309 @@
+//! The model bundle: one file with the weights, genres, thresholds, input spec and provenance.
+//!
+//! A bundle is a standard safetensors file (any safetensors reader can inspect it) whose
+//! header metadata holds a format version, a JSON manifest and a SHA-256 checksum over the
+//! manifest and every tensor. It loads from bytes, because the browser fetches it.
+
+use std::collections::BTreeMap;
+
+use burn::store::{FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{DType, Device};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::genres::{GENRES, NUM_GENRES};
+use crate::model::{GenreClassifier, GenreHeadConfig, MobileNetV2Config};
+use crate::preprocess::InputSpec;
+
+/// The bundle format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The architecture tag this build can run.
+pub const ARCHITECTURE: &str = "mobilenet_v2_1.0";
+
+const KEY_VERSION: &str = "onesheet.format_version";
+const KEY_MANIFEST: &str = "onesheet.manifest";
+const KEY_CHECKSUM: &str = "onesheet.checksum";
+
+/// Why a bundle could not be read or written.
+#[derive(Debug, Error)]
+pub enum BundleError {
+    /// Not a safetensors file at all, or cut short.
+    #[error("not a onesheet model bundle, or the file is truncated: {0}")]
+    Format(String),
+    /// A safetensors file without onesheet's metadata.
+    #[error("this safetensors file is not a onesheet model bundle (no `{KEY_VERSION}`)")]
+    NotABundle,
+    /// Written by another version of the format.
+    #[error(
+        "bundle format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: String,
+    },
+    /// The manifest is not valid JSON of the expected shape.
+    #[error("the bundle's manifest is invalid: {0}")]
+    Manifest(String),
+    /// The content does not match the checksum written with it.
+    #[error("the bundle is damaged: checksum mismatch (expected {expected}, found {found})")]
+    Checksum {
+        /// Checksum in the header.
+        expected: String,
+        /// Checksum of the content.
+        found: String,
+    },
+    /// The weights do not fit the model the manifest describes.
+    #[error("the bundle's weights do not fit the model: {0}")]
+    Weights(String),
+}
+
+/// One genre's entry in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenreDecision {
+    /// TMDb genre id.
+    pub id: u32,
+    /// TMDb genre name.
+    pub name: String,
+    /// Score at or above which the genre is predicted.
+    pub threshold: f32,
+}
+
+/// Where the model came from and how good it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// False for a bundle whose genre head was never trained (for tests only).
+    pub trained: bool,
+    /// When the bundle was made (ISO 8601).
+    pub created: String,
+    /// The pretrained backbone it started from.
+    pub backbone: String,
+    /// What it was trained on.
+    pub training_data: String,
+    /// How it was trained.
+    pub recipe: String,
+    /// Headline test metrics, by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Everything about a bundle except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`ARCHITECTURE`] for now.
+    pub architecture: String,
+    /// Input geometry and normalisation.
+    pub input: InputSpec,
+    /// The genres in output order, with their decision thresholds.
+    pub genres: Vec<GenreDecision>,
+    /// Storage type of the convolution and linear weights (`F16` or `F32`).
+    pub weights_dtype: String,
+    /// Origin and metrics.
+    pub provenance: Provenance,
+}
+
+impl Manifest {
+    /// A manifest for the 19 TMDb genres, every threshold at `threshold`.
+    pub fn new(input: InputSpec, threshold: f32, provenance: Provenance) -> Self {
+        Self {
+            architecture: ARCHITECTURE.to_string(),
+            input,
+            genres: GENRES
+                .iter()
+                .map(|g| GenreDecision {
+                    id: g.id,
+                    name: g.name.to_string(),
+                    threshold,
+                })
+                .collect(),
+            weights_dtype: String::new(),
+            provenance,
+        }
+    }
+
+    /// The thresholds, in output order.
+    pub fn thresholds(&self) -> Vec<f32> {
+        self.genres.iter().map(|g| g.threshold).collect()
+    }
+
+    fn validate(&self) -> Result<(), BundleError> {
+        let invalid = |message: String| Err(BundleError::Manifest(message));
+        if self.architecture != ARCHITECTURE {
+            return invalid(format!("unknown architecture `{}`", self.architecture));
+        }
+        if self.input.width == 0 || self.input.height == 0 {
+            return invalid(format!(
+                "input size {}×{}",
+                self.input.width, self.input.height
+            ));
+        }
+        if self.input.std.iter().any(|s| !s.is_normal()) {
+            return invalid("input std must be non-zero".into());
+        }
+        if self.genres.len() != NUM_GENRES
+            || self
+                .genres
+                .iter()
+                .zip(GENRES)
+                .any(|(a, b)| a.id != b.id || a.name != b.name)
+        {
+            return invalid("the genre list is not the 19 TMDb genres in order".into());
+        }
+        if let Some(g) = self
+            .genres
+            .iter()
+            .find(|g| !(0.0..=1.0).contains(&g.threshold))
+        {
+            return invalid(format!(
+                "threshold {} for {} is outside [0, 1]",
+                g.threshold, g.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How the weights are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Half precision: half the size; see the README for the measured effect on scores.
+    F16,
+    /// Full precision.
+    F32,
+}
+
+/// A model and its manifest.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Genres, thresholds, input spec, provenance.
+    pub manifest: Manifest,
+    /// The network.
+    pub model: GenreClassifier,
+}
+
+impl Bundle {
+    /// Serialises the bundle.
+    pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, BundleError> {
+        let mut manifest = self.manifest.clone();
+        manifest.weights_dtype = format!("{precision:?}");
+        manifest.validate()?;
+        let manifest_json =
+            serde_json::to_string(&manifest).map_err(|e| BundleError::Manifest(e.to_string()))?;
+
+        // The checksum covers the tensors, so write once to learn them, then again with it.
+        let unsigned = self.write(precision, &manifest_json, None)?;
+        let checksum = checksum(&manifest_json, &tensors_of(&unsigned)?);
+        self.write(precision, &manifest_json, Some(&checksum))
+    }
+
+    fn write(
+        &self,
+        precision: Precision,
+        manifest_json: &str,
+        checksum: Option<&str>,
+    ) -> Result<Vec<u8>, BundleError> {
+        let mut store = SafetensorsStore::from_bytes(None)
+            .metadata(KEY_VERSION, FORMAT_VERSION.to_string())
+            .metadata(KEY_MANIFEST, manifest_json);
+        if let Some(checksum) = checksum {
+            store = store.metadata(KEY_CHECKSUM, checksum);
+        }
+        if precision == Precision::F16 {
+            store = store.with_to_adapter(HalfPrecisionAdapter::new());
+        }
+        self.model
+            .save_into(&mut store)
+            .map_err(|e| BundleError::Weights(e.to_string()))?;
+        store
+            .get_bytes()
+            .map_err(|e| BundleError::Weights(e.to_string()))
+    }
+
+    /// Reads only the manifest, checking format and version but not the weights.
+    pub fn read_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
+        let (_, metadata) =
+            SafeTensors::read_metadata(bytes).map_err(|e| BundleError::Format(e.to_string()))?;
+        let meta = metadata
+            .metadata()
+            .as_ref()
+            .ok_or(BundleError::NotABundle)?;
+        let version = meta.get(KEY_VERSION).ok_or(BundleError::NotABundle)?;
+        if version != &FORMAT_VERSION.to_string() {
+            return Err(BundleError::UnsupportedVersion {
+                found: version.clone(),
+            });
+        }
+        let json = meta
+            .get(KEY_MANIFEST)
+            .ok_or_else(|| BundleError::Manifest("missing".into()))?;
+        let manifest: Manifest =
+            serde_json::from_str(json).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Reads and verifies a bundle, loading its weights onto `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, BundleError> {
+        let manifest = Self::read_manifest(bytes)?;
+        let (_, metadata) =
+            SafeTensors::read_metadata(bytes).map_err(|e| BundleError::Format(e.to_string()))?;
+        let meta = metadata
+            .metadata()
+            .as_ref()
+            .ok_or(BundleError::NotABundle)?;
+        let expected = meta
+            .get(KEY_CHECKSUM)
+            .ok_or_else(|| BundleError::Manifest("no checksum".into()))?;
+        let manifest_json = &meta[KEY_MANIFEST];
+        let found = checksum(manifest_json, &tensors_of(bytes)?);
+        if &found != expected {
+            return Err(BundleError::Checksum {
+                expected: expected.clone(),
+                found,
+            });
+        }
+
+        let mut model = GenreClassifier {
+            backbone: MobileNetV2Config::new().init(device),
+            head: GenreHeadConfig::new().init(device),
+        };
+        // The model computes in f32 whatever the bundle stores.
+        let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+            .with_from_adapter(FloatCastAdapter::to(DType::F32));
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| BundleError::Weights(e.to_string()))?;
+        if let Some(error) = result.errors.first() {
+            return Err(BundleError::Weights(format!("{error:?}")));
+        }
+        if let Some(unused) = result.unused.first() {
+            return Err(BundleError::Weights(format!(
+                "unexpected tensor `{unused}`"
+            )));
+        }
+        Ok(Self { manifest, model })
+    }
+}
+
+fn tensors_of(bytes: &[u8]) -> Result<SafeTensors<'_>, BundleError> {
+    SafeTensors::deserialize(bytes).map_err(|e| BundleError::Format(e.to_string()))
+}
+
+/// SHA-256 over the manifest and every tensor's name, dtype, shape and data, in name order,
+/// so it does not depend on how the file lays them out.
+fn checksum(manifest_json: &str, tensors: &SafeTensors<'_>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(manifest_json.as_bytes());
+    let mut named = tensors.tensors();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in named {
+        hasher.update(name.as_bytes());
+        hasher.update(format!("{:?}{:?}", view.dtype(), view.shape()).as_bytes());
+        hasher.update(view.data());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

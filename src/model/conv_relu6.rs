@@ -1,0 +1,47 @@
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::{Device, Tensor, activation};
+
+/// A convolution followed by ReLU6.
+///
+/// The pretrained weights had their batch norms folded into the convolutions (every batch-norm
+/// slot holds identity statistics), so the bias lives on the convolution and there is no norm
+/// layer to run or to keep frozen while fine-tuning.
+#[derive(Module, Debug)]
+pub struct ConvRelu6 {
+    /// The convolution, with the folded batch-norm bias.
+    pub conv: Conv2d,
+}
+
+impl ConvRelu6 {
+    /// A `kernel`×`kernel` convolution. `groups == channels_in` makes it depthwise.
+    ///
+    /// Padding is TensorFlow's "SAME": for stride 2 the odd extra row and column go at the
+    /// bottom and right, which is what the pretrained weights expect.
+    pub fn new(
+        [channels_in, channels_out]: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        groups: usize,
+        device: &Device,
+    ) -> Self {
+        let conv = Conv2dConfig::new([channels_in, channels_out], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_groups(groups)
+            .with_padding(PaddingConfig2d::Same)
+            .init(device);
+        Self { conv }
+    }
+
+    /// Applies the convolution and ReLU6.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        relu6(self.conv.forward(input))
+    }
+}
+
+/// `min(max(x, 0), 6)`, as ReLU then a max clamp: the same numbers as a two-sided clamp, but
+/// the flex backend runs these two as vectorised kernels and the clamp as a scalar loop.
+pub(crate) fn relu6(x: Tensor<4>) -> Tensor<4> {
+    activation::relu(x).clamp_max(6.0)
+}

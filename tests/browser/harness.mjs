@@ -1,0 +1,116 @@
+// Shared by the browser tests: a loopback static server and Debian's Chromium, driven by
+// playwright-core. No browser is ever downloaded.
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const SHARED = process.env.ONESHEET_SHARED ?? resolve(ROOT, '../shared');
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.css': 'text/css; charset=utf-8',
+};
+
+/** Serves `routes` ({ urlPrefix: directoryOrFile }) on 127.0.0.1; resolves to { url, close }. */
+export function serve(routes) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    for (const [prefix, target] of Object.entries(routes)) {
+      if (path !== prefix && !path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)) {
+        continue;
+      }
+      const rest = path.slice(prefix.length);
+      const file = rest ? join(target, rest) : target;
+      if (!file.startsWith(target)) break;
+      try {
+        if (!statSync(file).isFile()) break;
+        res.writeHead(200, {
+          'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+          'cache-control': 'no-store',
+        });
+        res.end(readFileSync(file));
+        return;
+      } catch {
+        break;
+      }
+    }
+    res.writeHead(404).end('not found');
+  });
+  return new Promise((done) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      done({ url: `http://127.0.0.1:${port}`, close: () => server.close() });
+    });
+  });
+}
+
+/** Launches headless Chromium; with `webgpu`, SwiftShader gives it a real WebGPU adapter. */
+export async function launch({ webgpu = false } = {}) {
+  const profile = mkdtempSync(join(tmpdir(), 'onesheet-chromium-'));
+  const args = [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-dev-shm-usage',
+    // Chromium tiers wasm up lazily; without this a page sometimes runs at the baseline tier.
+    '--js-flags=--no-liftoff',
+    `--user-data-dir=${profile}`,
+    '--remote-debugging-pipe',
+  ];
+  if (webgpu) {
+    args.push(
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--use-vulkan=swiftshader',
+      '--use-angle=swiftshader',
+    );
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    ignoreDefaultArgs: true,
+    args,
+  });
+  const close = async () => {
+    await browser.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { browser, close };
+}
+
+/** Reads a safetensors file's F32 tensors: { name: { shape, data: Float32Array } }. */
+export function readSafetensors(path) {
+  const bytes = readFileSync(path);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  const base = 8 + headerLength;
+  const out = {};
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__' || info.dtype !== 'F32') continue;
+    const [start, end] = info.data_offsets;
+    const slice = bytes.subarray(base + start, base + end);
+    const data = new Float32Array(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.length));
+    out[name] = { shape: info.shape, data };
+  }
+  return out;
+}
+
+/** max |a − b| / max |b|. */
+export function relativeError(actual, expected) {
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  }
+  return worst / scale;
+}

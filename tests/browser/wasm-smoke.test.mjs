@@ -1,0 +1,73 @@
+// The wasm build loads a bundle from bytes in real headless Chromium and reproduces the
+// reference features on the CPU backend.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { ROOT, SHARED, launch, readSafetensors, relativeError, serve } from './harness.mjs';
+
+const BUNDLE = process.env.ONESHEET_TEST_BUNDLE ?? resolve(ROOT, 'target/test-bundle.safetensors');
+const REFERENCE = resolve(SHARED, 'reference/mobilenet_v2/reference.safetensors');
+
+let server;
+let chromium;
+
+before(async () => {
+  server = await serve({
+    '/smoke.html': resolve(ROOT, 'tests/browser/smoke.html'),
+    '/pkg': resolve(ROOT, 'www/pkg'),
+    '/bundle': BUNDLE,
+  });
+  chromium = await launch();
+});
+
+after(async () => {
+  await chromium?.close();
+  server?.close();
+});
+
+test('CPU backend reproduces the reference features from a fetched bundle', async () => {
+  const reference = readSafetensors(REFERENCE);
+  const page = await chromium.browser.newPage();
+  page.on('console', (m) => console.log(`[page] ${m.text()}`));
+  await page.goto(`${server.url}/smoke.html`);
+  const names = ['empire', 'tt0111161'];
+  const inputs = names.map((n) => Array.from(reference[`input.${n}`].data));
+  const result = await page.evaluate(async (inputs) => {
+    const wasm = await import('/pkg/onesheet.js');
+    await wasm.default();
+    const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+    const model = await wasm.Onesheet.create(bytes, 'cpu');
+    const features = [];
+    for (const input of inputs) {
+      features.push(Array.from(await model.embedPixels(new Float32Array(input), 224, 224)));
+    }
+    return { backend: model.backend, genres: model.manifest.genres.length, features };
+  }, inputs);
+  assert.equal(result.backend, 'cpu');
+  assert.equal(result.genres, 19);
+  names.forEach((name, i) => {
+    const error = relativeError(result.features[i], reference[`features.${name}`].data);
+    console.log(`wasm cpu ${name}: features relative error ${error.toExponential(2)}`);
+    // The test bundle stores f32 weights (export --f32), so the reference tolerance holds.
+    assert.ok(error <= 1e-4, `${name}: ${error}`);
+  });
+  await page.close();
+});
+
+test('a damaged bundle is refused with a clear error', async () => {
+  const page = await chromium.browser.newPage();
+  await page.goto(`${server.url}/smoke.html`);
+  const message = await page.evaluate(async () => {
+    const wasm = await import('/pkg/onesheet.js');
+    await wasm.default();
+    const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+    try {
+      await wasm.Onesheet.create(bytes.subarray(0, bytes.length - 4096), 'cpu');
+      return 'accepted';
+    } catch (error) {
+      return String(error.message ?? error);
+    }
+  });
+  assert.match(message, /truncated|damaged/);
+  await page.close();
+});
