@@ -17,8 +17,8 @@ step "cargo test (native: flex and wgpu)"
 cargo test --workspace --locked
 
 step "test bundle (pretrained backbone, untrained head, f32)"
-cargo run --locked -q -p onesheet-trainer -- export --untrained-head --f32 \
-  --out target/test-bundle.safetensors
+# The binary `cargo test` built: `cargo run -p` alone would resolve features anew and rebuild.
+target/debug/onesheet export --untrained-head --f32 --out target/test-bundle.safetensors
 
 step "wasm build"
 scripts/build-wasm.sh

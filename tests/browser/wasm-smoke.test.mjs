@@ -71,3 +71,29 @@ test('a damaged bundle is refused with a clear error', async () => {
   assert.match(message, /truncated|damaged/);
   await page.close();
 });
+
+test('WebGPU backend (SwiftShader) reproduces the reference features', async () => {
+  const reference = readSafetensors(REFERENCE);
+  const gpu = await launch({ webgpu: true });
+  try {
+    const page = await gpu.browser.newPage();
+    await page.goto(`${server.url}/smoke.html`);
+    const input = Array.from(reference['input.empire'].data);
+    const result = await page.evaluate(async (input) => {
+      if (!navigator.gpu || !(await navigator.gpu.requestAdapter())) return { adapter: false };
+      const wasm = await import('/pkg/onesheet.js');
+      await wasm.default();
+      const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+      const model = await wasm.Onesheet.create(bytes, 'webgpu');
+      const features = Array.from(await model.embedPixels(new Float32Array(input), 224, 224));
+      return { adapter: true, backend: model.backend, features };
+    }, input);
+    assert.ok(result.adapter, 'headless Chromium offers a WebGPU adapter (SwiftShader)');
+    assert.equal(result.backend, 'webgpu');
+    const error = relativeError(result.features, reference['features.empire'].data);
+    console.log(`wasm webgpu empire: features relative error ${error.toExponential(2)}`);
+    assert.ok(error <= 1e-4, `webgpu: ${error}`);
+  } finally {
+    await gpu.close();
+  }
+});
