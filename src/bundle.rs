@@ -221,44 +221,16 @@ impl Bundle {
 
     /// Reads only the manifest, checking format and version but not the weights.
     pub fn read_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
-        let (_, metadata) =
-            SafeTensors::read_metadata(bytes).map_err(|e| BundleError::Format(e.to_string()))?;
-        let meta = metadata
-            .metadata()
-            .as_ref()
-            .ok_or(BundleError::NotABundle)?;
-        let version = meta.get(KEY_VERSION).ok_or(BundleError::NotABundle)?;
-        if version != &FORMAT_VERSION.to_string() {
-            return Err(BundleError::UnsupportedVersion {
-                found: version.clone(),
-            });
-        }
-        let json = meta
-            .get(KEY_MANIFEST)
-            .ok_or_else(|| BundleError::Manifest("missing".into()))?;
-        let manifest: Manifest =
-            serde_json::from_str(json).map_err(|e| BundleError::Manifest(e.to_string()))?;
-        manifest.validate()?;
-        Ok(manifest)
+        Ok(Header::read(bytes)?.manifest)
     }
 
     /// Reads and verifies a bundle, loading its weights onto `device`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, BundleError> {
-        let manifest = Self::read_manifest(bytes)?;
-        let (_, metadata) =
-            SafeTensors::read_metadata(bytes).map_err(|e| BundleError::Format(e.to_string()))?;
-        let meta = metadata
-            .metadata()
-            .as_ref()
-            .ok_or(BundleError::NotABundle)?;
-        let expected = meta
-            .get(KEY_CHECKSUM)
-            .ok_or_else(|| BundleError::Manifest("no checksum".into()))?;
-        let manifest_json = &meta[KEY_MANIFEST];
-        let found = checksum(manifest_json, &tensors_of(bytes)?);
-        if &found != expected {
+        let header = Header::read(bytes)?;
+        let found = checksum(&header.manifest_json, &tensors_of(bytes)?);
+        if found != header.checksum {
             return Err(BundleError::Checksum {
-                expected: expected.clone(),
+                expected: header.checksum,
                 found,
             });
         }
@@ -281,7 +253,45 @@ impl Bundle {
                 "unexpected tensor `{unused}`"
             )));
         }
-        Ok(Self { manifest, model })
+        Ok(Self {
+            manifest: header.manifest,
+            model,
+        })
+    }
+}
+
+/// What a bundle's safetensors header carries for onesheet.
+struct Header {
+    manifest: Manifest,
+    manifest_json: String,
+    checksum: String,
+}
+
+impl Header {
+    /// Parses and checks the metadata: a onesheet bundle, of this format version, with a valid
+    /// manifest and a checksum.
+    fn read(bytes: &[u8]) -> Result<Self, BundleError> {
+        let (_, metadata) =
+            SafeTensors::read_metadata(bytes).map_err(|e| BundleError::Format(e.to_string()))?;
+        let mut meta = metadata.metadata().clone().ok_or(BundleError::NotABundle)?;
+        let version = meta.remove(KEY_VERSION).ok_or(BundleError::NotABundle)?;
+        if version != FORMAT_VERSION.to_string() {
+            return Err(BundleError::UnsupportedVersion { found: version });
+        }
+        let manifest_json = meta
+            .remove(KEY_MANIFEST)
+            .ok_or_else(|| BundleError::Manifest("missing".into()))?;
+        let manifest: Manifest = serde_json::from_str(&manifest_json)
+            .map_err(|e| BundleError::Manifest(e.to_string()))?;
+        manifest.validate()?;
+        let checksum = meta
+            .remove(KEY_CHECKSUM)
+            .ok_or_else(|| BundleError::Manifest("no checksum".into()))?;
+        Ok(Self {
+            manifest,
+            manifest_json,
+            checksum,
+        })
     }
 }
 

@@ -43,6 +43,9 @@ pub enum PreprocessError {
         /// The configured budget.
         budget: u64,
     },
+    /// The decoder hit one of its own limits while decoding.
+    #[error("the image exceeds a decoding limit: {0}")]
+    Limit(String),
     /// A feature of the format that the decoder does not support.
     #[error("unsupported image: {0}")]
     Unsupported(String),
