@@ -70,25 +70,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut failed = 0usize;
     for chunk in args.images.chunks(usize::from(args.batch)) {
-        let mut ready: Vec<(&PathBuf, ModelInput)> = Vec::new();
+        let (mut ready, mut inputs): (Vec<&PathBuf>, Vec<ModelInput>) = (Vec::new(), Vec::new());
         let mut lines = Vec::new();
         for path in chunk {
             let prepared = std::fs::read(path)
                 .map_err(anyhow::Error::from)
                 .and_then(|bytes| Ok(preprocess::prepare_bytes(&bytes, &spec, &limits)?));
             match prepared {
-                Ok(input) => ready.push((path, input)),
+                Ok(input) => {
+                    ready.push(path);
+                    inputs.push(input);
+                }
                 Err(error) => {
                     failed += 1;
                     lines.push((path, json!({ "file": path, "error": error.to_string() })));
                 }
             }
         }
-        if !ready.is_empty() {
-            let inputs: Vec<ModelInput> = ready.iter().map(|(_, i)| i.clone()).collect();
+        if !inputs.is_empty() {
             let embedding = network.backbone.forward(model::batch(&inputs, &device));
             let rows = inference::read_rows_sync(embedding)?;
-            for ((path, _), row) in ready.iter().zip(rows) {
+            for (path, row) in ready.into_iter().zip(rows) {
                 lines.push((path, json!({ "file": path, "embedding": row })));
             }
         }
