@@ -2,6 +2,7 @@
 //!
 //! One code path for the trainer, the CLI and the browser, so all three see the same pixels.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::imageops::{self, FilterType};
@@ -168,9 +169,14 @@ pub fn prepare(image: &RgbImage, spec: &InputSpec) -> Result<ModelInput, Preproc
     }
     // Triangle is bilinear and widens its support when shrinking, as PIL's bilinear does.
     let resized = if image.dimensions() == (spec.width, spec.height) {
-        image.clone()
+        Cow::Borrowed(image)
     } else {
-        imageops::resize(image, spec.width, spec.height, FilterType::Triangle)
+        Cow::Owned(imageops::resize(
+            image,
+            spec.width,
+            spec.height,
+            FilterType::Triangle,
+        ))
     };
     let (width, height) = (spec.width as usize, spec.height as usize);
     let plane = width * height;

@@ -116,14 +116,11 @@ fn missing_weights_is_a_clear_error() {
 fn reference_features(name: &str) -> Vec<f64> {
     let path = shared().join("reference/mobilenet_v2/reference.safetensors");
     let bytes = std::fs::read(path).expect("reference");
-    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    let header: Value = serde_json::from_slice(&bytes[8..8 + header_len]).expect("header");
-    let offsets = &header[format!("features.{name}")]["data_offsets"];
-    let (start, end) = (
-        offsets[0].as_u64().expect("start") as usize,
-        offsets[1].as_u64().expect("end") as usize,
-    );
-    bytes[8 + header_len + start..8 + header_len + end]
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let view = tensors
+        .tensor(&format!("features.{name}"))
+        .expect("features tensor");
+    view.data()
         .chunks_exact(4)
         .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
         .collect()
