@@ -78,7 +78,7 @@ impl MobileNetV2 {
 }
 
 /// Mean over height and width: `[b, c, h, w]` → `[b, c]`.
-pub(crate) fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
+pub fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
     let [batch, channels, _, _] = x.dims();
     x.mean_dim(3).mean_dim(2).reshape([batch, channels])
 }

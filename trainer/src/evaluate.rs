@@ -1,0 +1,317 @@
+//! `onesheet evaluate`: the shipped bundle, run end to end on each collection's test posters,
+//! next to the seed projects' baselines on the same posters; written as a Markdown report
+//! with plots.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use onesheet::GENRES;
+use onesheet::bundle::Bundle;
+use onesheet::inference::Classifier;
+use onesheet::model::{GenreHeadConfig, ModelInput};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+use crate::dataset::{Collection, Labels};
+use crate::defaults;
+use crate::embed::parse_size;
+use crate::metrics::{Summary, best_f1_threshold};
+use crate::progress;
+use crate::report::{self, Evaluated, SplitReport};
+use crate::split::Part;
+use crate::train::{Prepared, RunLog, decisions_of, prepare, scores_of};
+use crate::training::examples::{Examples, Input};
+use crate::training::fit::{StageConfig, fit};
+use crate::training::models::HeadModel;
+
+/// Arguments of `onesheet evaluate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The bundle to evaluate.
+    #[arg(long, env = "ONESHEET_MODEL", default_value = defaults::MODEL)]
+    pub model: PathBuf,
+    /// Root of the labelled posters.
+    #[arg(long, env = "ONESHEET_DATA", default_value = defaults::DATA)]
+    pub data: PathBuf,
+    /// Pretrained MobileNetV2 weights (for the frozen-feature baseline's cache).
+    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
+    pub weights: PathBuf,
+    /// The training run's working directory (split, cache, run.json).
+    #[arg(long, default_value = defaults::WORK)]
+    pub work: PathBuf,
+    /// Where to write the report; plots go in a `report/` folder beside it.
+    #[arg(long, default_value = "models/REPORT.md")]
+    pub report: PathBuf,
+    /// Seed of the split (when none is saved) and the random baselines.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Use only the first N posters of each collection (as training did).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+/// Runs `onesheet evaluate`.
+pub fn run(args: Args) -> Result<()> {
+    let bytes =
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let device = burn::tensor::Device::flex();
+    let bundle = Bundle::from_bytes(&bytes, &device)
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    if !bundle.manifest.provenance.trained {
+        eprintln!("warning: {} has an untrained head", args.model.display());
+    }
+    let size = (bundle.manifest.input.width, bundle.manifest.input.height);
+    parse_size(&format!("{}x{}", size.0, size.1)).map_err(anyhow::Error::msg)?;
+    let prepared = prepare(
+        &args.data,
+        &args.weights,
+        &args.work,
+        size,
+        args.seed,
+        args.limit,
+        args.batch,
+    )?;
+    let classifier = Classifier::new(bundle, device.clone());
+    let baselines = Baselines::fit(&prepared, &args, &device)?;
+
+    let mut splits = Vec::new();
+    for collection in Collection::ALL {
+        let rows = prepared.rows(Part::Test, Some(collection));
+        if rows.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let scores = run_bundle(&classifier, &prepared, &rows, args.batch)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
+        let thresholds = classifier.bundle.manifest.thresholds();
+        let decisions = decisions_of(&scores, &thresholds);
+        let model = Summary::new(&scores, &decisions, &labels);
+
+        let mut by_decade: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+        for (i, (row, _)) in rows.iter().enumerate() {
+            by_decade
+                .entry(prepared.dataset.posters[*row].decade())
+                .or_default()
+                .push(i);
+        }
+        let decades = by_decade
+            .into_iter()
+            .map(|(decade, idx)| {
+                let pick = |v: &[Vec<f32>]| idx.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
+                let d: Vec<Vec<bool>> = idx.iter().map(|&i| decisions[i].clone()).collect();
+                let l: Vec<Labels> = idx.iter().map(|&i| labels[i]).collect();
+                (decade, Summary::new(&pick(&scores), &d, &l))
+            })
+            .collect();
+        splits.push(SplitReport {
+            collection,
+            model,
+            decades,
+            baselines: baselines.evaluate(&prepared, &rows, args.seed)?,
+            seconds,
+        });
+    }
+    let run_log: Option<RunLog> = std::fs::read_to_string(args.work.join("run.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let evaluated = Evaluated {
+        manifest: classifier.bundle.manifest.clone(),
+        model_file: args.model.clone(),
+        model_bytes: bytes.len(),
+        splits,
+        run: run_log,
+        duplicates: prepared.dataset.duplicates.len(),
+    };
+    report::write(&evaluated, &args.report)?;
+    for split in &evaluated.splits {
+        eprintln!(
+            "{} test ({} posters): macro ROC-AUC {:.4}, micro F1 {:.4}, macro F1 {:.4}, mAP {:.4}",
+            split.collection,
+            split.model.posters,
+            split.model.macro_auc.unwrap_or(f64::NAN),
+            split.model.micro_f1,
+            split.model.macro_f1,
+            split.model.mean_average_precision.unwrap_or(f64::NAN),
+        );
+    }
+    eprintln!("wrote {}", args.report.display());
+    Ok(())
+}
+
+/// The bundle's scores on the images of `rows`, through the same path as `onesheet classify`.
+fn run_bundle(
+    classifier: &Classifier,
+    prepared: &Prepared,
+    rows: &[(usize, Labels)],
+    batch: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let bar = progress::bar(rows.len() as u64, "evaluating");
+    let mut scores = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(batch.max(1)) {
+        let inputs = chunk
+            .par_iter()
+            .map(|(row, _)| {
+                let path = &prepared.dataset.posters[*row].image;
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                classifier
+                    .prepare(&bytes)
+                    .with_context(|| format!("preparing {}", path.display()))
+            })
+            .collect::<Result<Vec<ModelInput>>>()?;
+        scores.extend(classifier.classify(&inputs)?.into_iter().map(|p| p.scores));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(scores)
+}
+
+/// What the seed projects compared against, fitted on the training split.
+struct Baselines {
+    /// Share of known training flags that are positive.
+    positive_rate: f64,
+    /// Training frequency of each genre.
+    prior: Vec<f32>,
+    /// Thresholds of the prior, tuned on validation like the model's.
+    prior_thresholds: Vec<f32>,
+    /// One-vs-rest logistic regression on frozen pooled features.
+    logistic: HeadModel,
+    /// Its thresholds, tuned on validation.
+    logistic_thresholds: Vec<f32>,
+}
+
+impl Baselines {
+    fn fit(prepared: &Prepared, args: &Args, device: &burn::tensor::Device) -> Result<Self> {
+        let train = prepared.rows(Part::Train, None);
+        let valid = prepared.rows(Part::Validation, None);
+        if train.is_empty() || valid.is_empty() {
+            bail!("the split has no training or validation posters");
+        }
+        let (mut positive, mut known) = (0usize, 0usize);
+        let mut prior = vec![0.0f32; GENRES.len()];
+        for g in 0..GENRES.len() {
+            let flags: Vec<bool> = train.iter().filter_map(|(_, l)| l[g]).collect();
+            positive += flags.iter().filter(|f| **f).count();
+            known += flags.len();
+            prior[g] = flags.iter().filter(|f| **f).count() as f32 / flags.len().max(1) as f32;
+        }
+        let valid_labels: Vec<Labels> = valid.iter().map(|(_, l)| *l).collect();
+        let tune = |scores: &[Vec<f32>]| -> Vec<f32> {
+            (0..GENRES.len())
+                .map(|g| {
+                    let s: Vec<f32> = scores.iter().map(|r| r[g]).collect();
+                    let l: Vec<Option<bool>> = valid_labels.iter().map(|l| l[g]).collect();
+                    best_f1_threshold(&s, &l).0
+                })
+                .collect()
+        };
+        let prior_thresholds = tune(&vec![prior.clone(); valid.len()]);
+
+        // Plain logistic regression: no dropout, no positive weights, L2 through weight decay,
+        // the poster as is (no mirrored copies).
+        let unweighted = vec![1.0; GENRES.len()];
+        let examples = |rows: &[(usize, Labels)]| {
+            Arc::new(Examples::new(
+                prepared.features.clone(),
+                rows,
+                false,
+                unweighted.clone(),
+            ))
+        };
+        let autodiff = device.clone().autodiff();
+        autodiff.seed(args.seed);
+        let model = HeadModel {
+            head: GenreHeadConfig::new().with_dropout(0.0).init(&autodiff),
+        };
+        let config = StageConfig::new()
+            .with_epochs(40)
+            .with_learning_rate(1e-3)
+            .with_weight_decay(1e-4)
+            .with_seed(args.seed);
+        let fitted = fit::<_, 2>(
+            model,
+            &args.work.join("baseline-logistic"),
+            examples(&train),
+            examples(&valid),
+            Input::Pooled,
+            &config,
+            &autodiff,
+            None,
+        )?;
+        let logistic = fitted.model.valid();
+        let valid_scores = scores_of::<_, 2>(&logistic, &examples(&valid), Input::Pooled, device)?;
+        Ok(Self {
+            positive_rate: positive as f64 / known.max(1) as f64,
+            prior,
+            prior_thresholds,
+            logistic_thresholds: tune(&valid_scores),
+            logistic,
+        })
+    }
+
+    /// Each baseline's figures on `rows`.
+    fn evaluate(
+        &self,
+        prepared: &Prepared,
+        rows: &[(usize, Labels)],
+        seed: u64,
+    ) -> Result<Vec<(String, Summary)>> {
+        let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
+        let n = rows.len();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let random_scores: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..GENRES.len()).map(|_| rng.random::<f32>()).collect())
+            .collect();
+        let random_flags: Vec<Vec<bool>> = random_scores
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|&s| f64::from(s) < self.positive_rate)
+                    .collect()
+            })
+            .collect();
+        let prior_scores = vec![self.prior.clone(); n];
+        let unweighted = vec![1.0; GENRES.len()];
+        let examples = Examples::new(prepared.features.clone(), rows, false, unweighted);
+        let logistic_scores = scores_of::<_, 2>(
+            &self.logistic,
+            &examples,
+            Input::Pooled,
+            &burn::tensor::Device::flex(),
+        )?;
+        Ok(vec![
+            (
+                format!(
+                    "random flags at the positive rate ({:.1}%)",
+                    self.positive_rate * 100.0
+                ),
+                Summary::new(&random_scores, &random_flags, &labels),
+            ),
+            (
+                "label-frequency prior".into(),
+                Summary::new(
+                    &prior_scores,
+                    &decisions_of(&prior_scores, &self.prior_thresholds),
+                    &labels,
+                ),
+            ),
+            (
+                "logistic regression, frozen features".into(),
+                Summary::new(
+                    &logistic_scores,
+                    &decisions_of(&logistic_scores, &self.logistic_thresholds),
+                    &labels,
+                ),
+            ),
+        ])
+    }
+}

@@ -1,0 +1,278 @@
+//! Stage 1: the frozen backbone's outputs, computed once per poster and view and cached.
+//!
+//! For every poster and view (as is, mirrored) the cache keeps the pooled 1280-d embedding (what
+//! the genre head reads) and the activation entering the last inverted-residual block (what
+//! top-block fine-tuning starts from). It lives under a directory named by a key over the
+//! weights' bytes and the preprocessing, so a change to either can never read stale features.
+//! Work is written in chunks, each renamed into place when complete: a killed run resumes at
+//! the first missing chunk.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use half::f16;
+use onesheet::model::{FEATURES, MobileNetV2, ModelInput, batch, global_average_pool};
+use onesheet::preprocess::{self, DecodeLimits, InputSpec};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use sha2::{Digest, Sha256};
+
+use crate::dataset::Poster;
+use crate::progress;
+
+/// Views cached per poster: as is, and mirrored left to right.
+pub const VIEWS: usize = 2;
+/// The cache keeps the input of this block; blocks from here on can be fine-tuned from it.
+pub const TAP_BLOCK: usize = 16;
+/// Channels entering [`TAP_BLOCK`].
+pub const TAP_CHANNELS: usize = 160;
+/// Posters per cache file.
+const CHUNK: usize = 256;
+/// Bumped when what a chunk holds changes.
+const CACHE_VERSION: &str = "onesheet-features-v1";
+
+/// What the cached numbers depend on.
+pub struct CacheSpec {
+    /// SHA-256 of the pretrained weights file.
+    pub weights_digest: String,
+    /// Preprocessing (input size, normalisation).
+    pub input: InputSpec,
+}
+
+impl CacheSpec {
+    /// Reads and hashes the weights file.
+    pub fn new(weights: &Path, input: InputSpec) -> Result<Self> {
+        let bytes =
+            std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
+        Ok(Self {
+            weights_digest: hex(&Sha256::digest(&bytes)),
+            input,
+        })
+    }
+
+    /// The cache directory's name: changes whenever the features would.
+    pub fn key(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        hasher.update(CACHE_VERSION);
+        hasher.update(&self.weights_digest);
+        hasher.update(serde_json::to_vec(&self.input)?);
+        hasher.update(format!("views={VIEWS} tap={TAP_BLOCK} resize=triangle"));
+        Ok(hex(&hasher.finalize())[..16].to_string())
+    }
+
+    /// `[channels, height, width]` of one cached tap activation.
+    pub fn tap_shape(&self) -> [usize; 3] {
+        let down = |n: u32| (n as usize).div_ceil(32);
+        [
+            TAP_CHANNELS,
+            down(self.input.height),
+            down(self.input.width),
+        ]
+    }
+}
+
+/// Cached outputs for a list of posters, in the list's order.
+pub struct Features {
+    /// Row `i` is the `i`-th poster.
+    pub ids: Vec<String>,
+    /// `[posters, VIEWS, FEATURES]` pooled embeddings.
+    pub pooled: Vec<f32>,
+    /// `[posters, VIEWS, tap_shape]` activations entering [`TAP_BLOCK`], in f16.
+    pub tap: Vec<f16>,
+    /// Shape of one tap activation.
+    pub tap_shape: [usize; 3],
+}
+
+impl Features {
+    /// Values in one tap activation.
+    pub fn tap_len(&self) -> usize {
+        self.tap_shape.iter().product()
+    }
+
+    /// The pooled embedding of poster `row`, view `view`.
+    pub fn pooled(&self, row: usize, view: usize) -> &[f32] {
+        let at = (row * VIEWS + view) * FEATURES;
+        &self.pooled[at..at + FEATURES]
+    }
+
+    /// The tap activation of poster `row`, view `view`.
+    pub fn tap(&self, row: usize, view: usize) -> &[f16] {
+        let len = self.tap_len();
+        let at = (row * VIEWS + view) * len;
+        &self.tap[at..at + len]
+    }
+}
+
+/// Computes what is missing from the cache under `root` and returns all of it.
+pub fn ensure(
+    posters: &[Poster],
+    root: &Path,
+    spec: &CacheSpec,
+    backbone: &MobileNetV2,
+    device: &Device,
+    batch_size: usize,
+) -> Result<Features> {
+    let dir = root.join(spec.key()?);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let chunks: Vec<&[Poster]> = posters.chunks(CHUNK).collect();
+    let done: Vec<bool> = (0..chunks.len())
+        .map(|i| chunk_path(&dir, i).exists())
+        .collect();
+    let cached = chunks
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| **d)
+        .map(|(c, _)| c.len())
+        .sum::<usize>();
+    let bar = progress::bar(posters.len() as u64, "caching backbone features");
+    bar.set_position(cached as u64);
+    if cached < posters.len() {
+        eprintln!(
+            "caching features of {} posters in {} ({} already cached)",
+            posters.len(),
+            dir.display(),
+            cached
+        );
+    }
+    let mut features = Features {
+        ids: Vec::with_capacity(posters.len()),
+        pooled: Vec::with_capacity(posters.len() * VIEWS * FEATURES),
+        tap: Vec::new(),
+        tap_shape: spec.tap_shape(),
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let path = chunk_path(&dir, i);
+        if !done[i] {
+            let bytes = compute_chunk(chunk, spec, backbone, device, batch_size, &bar)?;
+            let partial = path.with_extension("tmp");
+            std::fs::write(&partial, bytes)
+                .with_context(|| format!("writing {}", partial.display()))?;
+            std::fs::rename(&partial, &path)?;
+        }
+        read_chunk(&path, chunk, &mut features)
+            .with_context(|| format!("reading cached features {}", path.display()))?;
+    }
+    bar.finish_and_clear();
+    Ok(features)
+}
+
+fn chunk_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("chunk-{index:05}.safetensors"))
+}
+
+/// Runs the backbone on one chunk of posters, both views: a safetensors file's bytes.
+fn compute_chunk(
+    posters: &[Poster],
+    spec: &CacheSpec,
+    backbone: &MobileNetV2,
+    device: &Device,
+    batch_size: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<u8>> {
+    let limits = DecodeLimits::default();
+    let mut pooled = Vec::new();
+    let mut tap = Vec::new();
+    for group in posters.chunks(batch_size.max(1)) {
+        let inputs = group
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p.image)
+                    .with_context(|| format!("reading {}", p.image.display()))?;
+                preprocess::prepare_bytes(&bytes, &spec.input, &limits)
+                    .with_context(|| format!("preparing {}", p.image.display()))
+            })
+            .collect::<Result<Vec<ModelInput>>>()?;
+        let x = batch(&inputs, device);
+        // Views interleaved per poster: [p0 as is, p0 mirrored, p1 as is, …].
+        let n = inputs.len();
+        let [_, c, h, w] = x.dims();
+        let both =
+            Tensor::stack::<5>(vec![x.clone(), x.flip([3])], 1).reshape([n * VIEWS, c, h, w]);
+        let (t, p) = tap_and_pool(backbone, both);
+        tap.extend(read_f32(t.into_data())?.into_iter().map(f16::from_f32));
+        pooled.extend(read_f32(p.into_data())?);
+        bar.inc(n as u64);
+    }
+    let ids: Vec<&str> = posters.iter().map(|p| p.id.as_str()).collect();
+    let [tc, th, tw] = spec.tap_shape();
+    let pooled_bytes: Vec<u8> = pooled.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let tap_bytes: Vec<u8> = tap.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let tensors = [
+        (
+            "pooled",
+            TensorView::new(
+                Dtype::F32,
+                vec![posters.len(), VIEWS, FEATURES],
+                &pooled_bytes,
+            )?,
+        ),
+        (
+            "tap",
+            TensorView::new(
+                Dtype::F16,
+                vec![posters.len(), VIEWS, tc, th, tw],
+                &tap_bytes,
+            )?,
+        ),
+    ];
+    let metadata = HashMap::from([("ids".to_string(), serde_json::to_string(&ids)?)]);
+    Ok(safetensors::serialize(tensors, Some(metadata))?)
+}
+
+/// The backbone split at [`TAP_BLOCK`]: the activation there, and the pooled embedding.
+pub fn tap_and_pool(backbone: &MobileNetV2, input: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
+    let tap = backbone.blocks[..TAP_BLOCK]
+        .iter()
+        .fold(backbone.stem.forward(input), |x, block| block.forward(x));
+    let top = backbone.blocks[TAP_BLOCK..]
+        .iter()
+        .fold(tap.clone(), |x, block| block.forward(x));
+    (tap, global_average_pool(backbone.last.forward(top)))
+}
+
+fn read_f32(data: TensorData) -> Result<Vec<f32>> {
+    data.try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading back the backbone's output: {e:?}"))
+}
+
+fn read_chunk(path: &Path, posters: &[Poster], features: &mut Features) -> Result<()> {
+    let bytes = std::fs::read(path)?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes)?;
+    let ids: Vec<String> = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("ids"))
+        .map(|ids| serde_json::from_str(ids))
+        .transpose()?
+        .unwrap_or_default();
+    if ids.len() != posters.len() || ids.iter().zip(posters).any(|(a, p)| *a != p.id) {
+        bail!("it holds other posters than expected; delete it to recompute");
+    }
+    let tensors = SafeTensors::deserialize(&bytes)?;
+    let pooled = tensors.tensor("pooled")?;
+    let tap = tensors.tensor("tap")?;
+    let tap_len: usize = features.tap_shape.iter().product();
+    if pooled.data().len() != posters.len() * VIEWS * FEATURES * 4
+        || tap.data().len() != posters.len() * VIEWS * tap_len * 2
+    {
+        bail!("its tensors have unexpected sizes; delete it to recompute");
+    }
+    features.ids.extend(ids);
+    features.pooled.extend(
+        pooled
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+    );
+    features.tap.extend(
+        tap.data()
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]])),
+    );
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

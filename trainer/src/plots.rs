@@ -1,0 +1,183 @@
+//! The report's figures, drawn with plotters into RGB buffers and saved as PNG.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::training::fit::EpochLoss;
+
+const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+const SIZE: (u32, u32) = (960, 540);
+
+/// Registers the report font once (plotters draws text only with a registered font).
+fn font() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let bytes = std::fs::read(FONT)
+                .map_err(|e| format!("{FONT}: {e} (install fonts-dejavu-core)"))?;
+            // plotters keeps fonts for the life of the process.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                .map_err(|_| format!("{FONT} is not a usable font"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn save(buffer: Vec<u8>, path: &Path) -> Result<()> {
+    let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, buffer)
+        .context("plot buffer has the wrong size")?;
+    image
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn draw<F>(path: &Path, paint: F) -> Result<()>
+where
+    F: FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+{
+    font()?;
+    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        paint(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    save(buffer, path)
+}
+
+/// Training and validation loss per epoch, one panel per stage.
+pub fn losses(path: &Path, stages: &[(&str, &[EpochLoss])]) -> Result<()> {
+    draw(path, |root| {
+        let panels = root.split_evenly((1, stages.len().max(1)));
+        for (area, (name, curve)) in panels.iter().zip(stages) {
+            let epochs = curve.len().max(2) as f64;
+            let top = curve
+                .iter()
+                .flat_map(|e| [e.train, e.valid])
+                .fold(0.0f64, f64::max)
+                * 1.1;
+            let mut chart = ChartBuilder::on(area)
+                .caption(format!("{name}: loss per epoch"), ("sans-serif", 22))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(52)
+                .build_cartesian_2d(1.0..epochs, 0.0..top.max(0.1))
+                .map_err(|e| anyhow!("{e}"))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc("masked BCE")
+                .draw()
+                .map_err(|e| anyhow!("{e}"))?;
+            for (label, color, pick) in [
+                (
+                    "train",
+                    BLUE,
+                    (|e: &EpochLoss| e.train) as fn(&EpochLoss) -> f64,
+                ),
+                ("validation", RED, |e: &EpochLoss| e.valid),
+            ] {
+                chart
+                    .draw_series(LineSeries::new(
+                        curve.iter().map(|e| (e.epoch as f64, pick(e))),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| anyhow!("{e}"))?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color));
+            }
+            chart
+                .configure_series_labels()
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .draw()
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// One value per category for several series, as grouped bars (e.g. ROC-AUC per genre).
+pub fn grouped_bars(
+    path: &Path,
+    title: &str,
+    categories: &[String],
+    series: &[(&str, Vec<Option<f64>>)],
+    y_range: (f64, f64),
+) -> Result<()> {
+    const COLORS: [RGBColor; 4] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+    ];
+    draw(path, |root| {
+        let n = categories.len();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 24))
+            .margin(12)
+            .x_label_area_size(70)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0.0..n as f64, y_range.0..y_range.1)
+            .map_err(|e| anyhow!("{e}"))?;
+        let labels = categories.to_vec();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n * 2)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - x.floor() - 0.5).abs() < 0.26 {
+                    labels.get(i).map(|l| short(l)).unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        let width = 0.8 / series.len().max(1) as f64;
+        for (s, (name, values)) in series.iter().enumerate() {
+            let color = COLORS[s % COLORS.len()];
+            chart
+                .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                    let v = (*v)?;
+                    let x0 = i as f64 + 0.1 + s as f64 * width;
+                    Some(Rectangle::new(
+                        [(x0, y_range.0), (x0 + width, v)],
+                        color.filled(),
+                    ))
+                }))
+                .map_err(|e| anyhow!("{e}"))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(())
+    })
+}
+
+/// A genre or decade name short enough for an axis tick.
+fn short(label: &str) -> String {
+    match label {
+        "Science Fiction" => "Sci-Fi".into(),
+        "Documentary" => "Docu.".into(),
+        "Animation" => "Anim.".into(),
+        "Adventure" => "Advent.".into(),
+        other => other.chars().take(8).collect(),
+    }
+}

@@ -1,0 +1,435 @@
+//! `onesheet train`: labelled posters → split → cached features → trained head (→ fine-tuned
+//! top blocks) → per-genre thresholds → a bundle.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::tensor::{Tensor, activation};
+use clap::ValueEnum;
+use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
+use onesheet::inference::{Prediction, read_rows_sync};
+use onesheet::model::{GenreClassifier, GenreHeadConfig};
+use onesheet::preprocess::InputSpec;
+use onesheet::{GENRES, pretrained};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::dataset::{self, Dataset, Labels};
+use crate::defaults;
+use crate::embed::parse_size;
+use crate::features::{self, CacheSpec, Features};
+use crate::metrics::{Summary, best_f1_threshold};
+use crate::split::{Part, Split};
+use crate::training::examples::{Examples, Input, positive_weights};
+use crate::training::fit::{EpochLoss, StageConfig, fit};
+use crate::training::models::{HeadModel, Logits, TopModel};
+
+/// How far training goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Stage {
+    /// Stage 2: the genre head on cached embeddings.
+    Head,
+    /// Stage 3: then the last block, last convolution and head on cached activations.
+    Top,
+}
+
+/// Arguments of `onesheet train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Root of the labelled posters (`posters/`, `vintage/`).
+    #[arg(long, env = "ONESHEET_DATA", default_value = defaults::DATA)]
+    pub data: PathBuf,
+    /// Pretrained MobileNetV2 weights (torchvision-layout safetensors).
+    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
+    pub weights: PathBuf,
+    /// Working directory: split, feature cache, checkpoints, logs.
+    #[arg(long, default_value = defaults::WORK)]
+    pub work: PathBuf,
+    /// Where to write the trained bundle.
+    #[arg(long, default_value = defaults::MODEL)]
+    pub out: PathBuf,
+    /// Model input, WIDTHxHEIGHT: the whole 2:3 poster by default.
+    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// The last stage to run.
+    #[arg(long, value_enum, default_value_t = Stage::Top)]
+    pub stage: Stage,
+    /// Seed of the split, initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Most epochs of the head stage.
+    #[arg(long, default_value_t = 40)]
+    pub head_epochs: usize,
+    /// Most epochs of the top-blocks stage.
+    #[arg(long, default_value_t = 8)]
+    pub top_epochs: usize,
+    /// Where training runs.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// Images per backbone batch while caching.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Use only the first N posters of each collection (quick runs and tests).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Store weights in f32 rather than f16.
+    #[arg(long)]
+    pub f32: bool,
+    /// Stop the head stage after this epoch's checkpoint, as a crash would (tests resuming).
+    #[arg(long, hide = true)]
+    pub stop_after_epoch: Option<usize>,
+}
+
+/// What a training run leaves in `work/run.json` for the report.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunLog {
+    /// Input size.
+    pub input: InputSpec,
+    /// Last stage run.
+    pub stage: Stage,
+    /// Seconds per stage: cache, head, top, thresholds.
+    pub seconds: Vec<(String, f64)>,
+    /// Head stage losses per epoch, and its best epoch.
+    pub head_curves: Vec<EpochLoss>,
+    /// Best head epoch.
+    pub head_best_epoch: usize,
+    /// Top stage losses per epoch (empty when not run).
+    pub top_curves: Vec<EpochLoss>,
+    /// Best top epoch (0 when not run).
+    pub top_best_epoch: usize,
+    /// Posters per part and collection.
+    pub counts: Vec<(String, String, usize)>,
+    /// Duplicate images dropped.
+    pub duplicates: usize,
+    /// Validation figures with the tuned thresholds.
+    pub validation: Summary,
+    /// Hyper-parameters of the stages.
+    pub head_config: String,
+    /// Hyper-parameters of the top stage.
+    pub top_config: String,
+}
+
+/// Everything stage 1 gives the later stages: data, split and cached features.
+pub struct Prepared {
+    /// The posters.
+    pub dataset: Dataset,
+    /// Their parts.
+    pub split: Split,
+    /// Cached backbone outputs, one row per poster in `dataset` order.
+    pub features: Arc<Features>,
+    /// Preprocessing the features were computed with.
+    pub input: InputSpec,
+    /// The pretrained network.
+    pub pretrained: onesheet::model::ImageNetClassifier,
+    /// Seconds spent caching.
+    pub cache_seconds: f64,
+}
+
+impl Prepared {
+    /// Rows (and labels) of `part`, optionally only one collection.
+    pub fn rows(
+        &self,
+        part: Part,
+        collection: Option<dataset::Collection>,
+    ) -> Vec<(usize, Labels)> {
+        self.dataset
+            .posters
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| self.split.part(&p.id) == Some(part))
+            .filter(|(_, p)| collection.is_none_or(|c| p.collection == c))
+            .map(|(i, p)| (i, p.labels))
+            .collect()
+    }
+}
+
+/// Loads the data, makes or reads the split and fills the feature cache.
+pub fn prepare(
+    data: &Path,
+    weights: &Path,
+    work: &Path,
+    size: (u32, u32),
+    seed: u64,
+    limit: Option<usize>,
+    batch: usize,
+) -> Result<Prepared> {
+    let mut dataset = dataset::load(data)?;
+    if let Some(limit) = limit {
+        let mut kept = std::collections::HashMap::new();
+        dataset.posters.retain(|p| {
+            let n = kept.entry(p.collection).or_insert(0usize);
+            *n += 1;
+            *n <= limit
+        });
+    }
+    eprintln!(
+        "{} posters ({} duplicate images dropped)",
+        dataset.posters.len(),
+        dataset.duplicates.len()
+    );
+    let split = Split::load_or_create(&dataset, &work.join("split.csv"), seed)?;
+    let device = burn::tensor::Device::flex();
+    let pretrained = pretrained::load_file(weights, &device)
+        .with_context(|| format!("loading weights {}", weights.display()))?;
+    let input = InputSpec::mobilenet(size.0, size.1);
+    let spec = CacheSpec::new(weights, input.clone())?;
+    let started = Instant::now();
+    let features = features::ensure(
+        &dataset.posters,
+        &work.join("cache"),
+        &spec,
+        &pretrained.backbone,
+        &device,
+        batch,
+    )?;
+    Ok(Prepared {
+        dataset,
+        split,
+        features: Arc::new(features),
+        input,
+        pretrained,
+        cache_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs `onesheet train`.
+pub fn run(args: Args) -> Result<()> {
+    let prepared = prepare(
+        &args.data,
+        &args.weights,
+        &args.work,
+        args.size,
+        args.seed,
+        args.limit,
+        args.batch,
+    )?;
+    let mut seconds = vec![("cache".to_string(), prepared.cache_seconds)];
+    let plain = args.backend.device()?;
+    let device = plain.clone().autodiff();
+    let train_rows = prepared.rows(Part::Train, None);
+    let valid_rows = prepared.rows(Part::Validation, None);
+    if train_rows.is_empty() || valid_rows.is_empty() {
+        bail!("the split left no training or no validation posters");
+    }
+    let train_labels: Vec<Labels> = train_rows.iter().map(|(_, l)| *l).collect();
+    let pos_weight = positive_weights(&train_labels);
+    let examples = |rows: &[(usize, Labels)], all_views: bool| {
+        Arc::new(Examples::new(
+            prepared.features.clone(),
+            rows,
+            all_views,
+            pos_weight.clone(),
+        ))
+    };
+    let (train, valid) = (examples(&train_rows, true), examples(&valid_rows, false));
+
+    // Stage 2: the head on pooled embeddings.
+    let started = Instant::now();
+    let head_config = StageConfig::new()
+        .with_epochs(args.head_epochs)
+        .with_learning_rate(1e-3)
+        .with_weight_decay(1e-2)
+        .with_seed(args.seed);
+    device.seed(args.seed);
+    let head = HeadModel {
+        head: GenreHeadConfig::new().with_dropout(0.3).init(&device),
+    };
+    let head = fit::<_, 2>(
+        head,
+        &args.work.join("head"),
+        train.clone(),
+        valid.clone(),
+        Input::Pooled,
+        &head_config,
+        &device,
+        args.stop_after_epoch,
+    )?;
+    seconds.push(("head".into(), started.elapsed().as_secs_f64()));
+    eprintln!("head: best epoch {}", head.best_epoch);
+
+    let mut backbone = prepared.pretrained.backbone.clone();
+    let mut genre_head = head.model.head.clone();
+    let mut top_curves = Vec::new();
+    let mut top_best_epoch = 0;
+    let top_config = StageConfig::new()
+        .with_epochs(args.top_epochs)
+        .with_batch_size(32)
+        .with_learning_rate(2e-4)
+        .with_weight_decay(5e-2)
+        .with_patience(2)
+        .with_seed(args.seed);
+    // Validation scores of the final model, from the cache (thresholds are tuned on them).
+    let valid_scores = if args.stage == Stage::Top {
+        let started = Instant::now();
+        let top = TopModel::new(&backbone, genre_head.clone()).fork(&device);
+        let top = fit::<_, 4>(
+            top,
+            &args.work.join("top"),
+            train,
+            valid.clone(),
+            Input::Tap,
+            &top_config,
+            &device,
+            None,
+        )?;
+        seconds.push(("top".into(), started.elapsed().as_secs_f64()));
+        eprintln!("top blocks: best epoch {}", top.best_epoch);
+        top_curves = top.curves;
+        top_best_epoch = top.best_epoch;
+        let model = top.model.valid();
+        let scores = scores_of::<_, 4>(&model, &valid, Input::Tap, &plain)?;
+        (backbone, genre_head) = model.into_backbone(backbone);
+        scores
+    } else {
+        scores_of::<_, 2>(&head.model.valid(), &valid, Input::Pooled, &plain)?
+    };
+
+    // Decisions: the F1-best threshold per genre on validation.
+    let started = Instant::now();
+    let valid_labels: Vec<Labels> = valid_rows.iter().map(|(_, l)| *l).collect();
+    let thresholds: Vec<f32> = (0..GENRES.len())
+        .map(|g| {
+            let s: Vec<f32> = valid_scores.iter().map(|r| r[g]).collect();
+            let l: Vec<Option<bool>> = valid_labels.iter().map(|l| l[g]).collect();
+            best_f1_threshold(&s, &l).0
+        })
+        .collect();
+    let decisions = decisions_of(&valid_scores, &thresholds);
+    let validation = Summary::new(&valid_scores, &decisions, &valid_labels);
+    seconds.push(("thresholds".into(), started.elapsed().as_secs_f64()));
+    eprintln!(
+        "validation: macro ROC-AUC {:.4}, micro F1 {:.4}, macro F1 {:.4}",
+        validation.macro_auc.unwrap_or(f64::NAN),
+        validation.micro_f1,
+        validation.macro_f1
+    );
+
+    let flex = burn::tensor::Device::flex();
+    let model = GenreClassifier {
+        backbone: backbone.fork(&flex),
+        head: genre_head.fork(&flex),
+    };
+    let recipe = format!(
+        "input {}x{} (whole poster, stretched); stage 1: frozen ImageNet MobileNetV2 features of \
+         each poster and its mirror image; stage 2: genre head (dropout 0.3, masked BCE with \
+         √(neg/pos) positive weights, AdamW lr 1e-3 wd 1e-2, cosine, early stopping on \
+         validation loss, best epoch {}){}; thresholds: F1-best per genre on validation; seed {}",
+        args.size.0,
+        args.size.1,
+        head.best_epoch,
+        if args.stage == Stage::Top {
+            format!(
+                "; stage 3: last inverted-residual block + last 1×1 conv + head fine-tuned on \
+                 cached activations (AdamW lr 2e-4 wd 5e-2, best epoch {top_best_epoch})"
+            )
+        } else {
+            String::new()
+        },
+        args.seed
+    );
+    let mut manifest = Manifest::new(
+        prepared.input.clone(),
+        0.5,
+        Provenance {
+            trained: true,
+            created: String::new(),
+            backbone: "MobileNetV2 1.0 ImageNet (TensorFlow QAT, dequantized)".into(),
+            training_data: format!(
+                "{} posters: 1980–2015 (IMDb genres) and pre-1980 (MovieLens genres), 70% train",
+                prepared.dataset.posters.len()
+            ),
+            recipe,
+            metrics: [
+                (
+                    "validation_macro_roc_auc",
+                    validation.macro_auc.unwrap_or(f64::NAN),
+                ),
+                ("validation_micro_f1", validation.micro_f1),
+                ("validation_macro_f1", validation.macro_f1),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        },
+    );
+    for (decision, threshold) in manifest.genres.iter_mut().zip(&thresholds) {
+        decision.threshold = *threshold;
+    }
+    let precision = if args.f32 {
+        Precision::F32
+    } else {
+        Precision::F16
+    };
+    let bytes = Bundle { manifest, model }.to_bytes(precision)?;
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("wrote {} ({} bytes)", args.out.display(), bytes.len());
+
+    let counts = Part::ALL
+        .iter()
+        .flat_map(|&part| {
+            dataset::Collection::ALL.map(|c| {
+                (
+                    part.name().to_string(),
+                    c.dir_name().to_string(),
+                    prepared.rows(part, Some(c)).len(),
+                )
+            })
+        })
+        .collect();
+    let log = RunLog {
+        input: prepared.input,
+        stage: args.stage,
+        seconds,
+        head_curves: head.curves,
+        head_best_epoch: head.best_epoch,
+        top_curves,
+        top_best_epoch,
+        counts,
+        duplicates: prepared.dataset.duplicates.len(),
+        validation,
+        head_config: head_config.to_string(),
+        top_config: top_config.to_string(),
+    };
+    let path = args.work.join("run.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&log)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Sigmoid scores of a trained stage model on every example, in order.
+pub fn scores_of<M: Logits<D>, const D: usize>(
+    model: &M,
+    examples: &Examples,
+    input: Input,
+    device: &burn::tensor::Device,
+) -> Result<Vec<Vec<f32>>> {
+    let mut rows = Vec::with_capacity(examples.len());
+    let indices: Vec<usize> = (0..examples.len()).collect();
+    for chunk in indices.chunks(256) {
+        let batch = examples.batch::<D>(chunk, input, device);
+        let scores: Tensor<2> = activation::sigmoid(model.logits_of(batch.inputs));
+        rows.extend(read_rows_sync(scores)?);
+    }
+    Ok(rows)
+}
+
+/// Per-genre decisions with the shared rule (thresholds, and always the top genre).
+pub fn decisions_of(scores: &[Vec<f32>], thresholds: &[f32]) -> Vec<Vec<bool>> {
+    scores
+        .iter()
+        .map(|s| {
+            let p = Prediction::decide(s.clone(), thresholds);
+            let mut d = vec![false; s.len()];
+            for g in p.genres {
+                d[g] = true;
+            }
+            d
+        })
+        .collect()
+}

@@ -1,0 +1,254 @@
+//! Runs one training stage with burn-train: AdamW with weight decay, a cosine learning-rate
+//! schedule, loss on the validation split for early stopping and for picking the epoch kept,
+//! checkpoints every epoch so a killed run resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::config::Config;
+use burn::data::dataloader::DataLoader;
+use burn::optim::AdamWConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::LossMetric;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::{
+    InferenceStep, Interrupter, Learner, LearnerModel, MetricEarlyStoppingStrategy,
+    MultiLabelClassificationOutput, StoppingCondition, SupervisedTraining, TrainStep,
+};
+
+use super::examples::{Batch, Examples, Input};
+use super::loader::EpochLoader;
+use super::renderer::BarRenderer;
+
+/// Hyper-parameters of one stage; saved beside its checkpoints.
+#[derive(Config, Debug)]
+pub struct StageConfig {
+    /// Most epochs to run.
+    #[config(default = 30)]
+    pub epochs: usize,
+    /// Examples per step.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Peak learning rate (cosine-annealed to 1% of it).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// AdamW decoupled weight decay.
+    #[config(default = 1e-2)]
+    pub weight_decay: f32,
+    /// Epochs without a better validation loss before stopping.
+    #[config(default = 4)]
+    pub patience: usize,
+    /// Seeds initialisation, shuffling and dropout.
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+/// A stage's outcome.
+pub struct Fitted<M> {
+    /// The model at the epoch with the lowest validation loss.
+    pub model: M,
+    /// That epoch.
+    pub best_epoch: usize,
+    /// Mean training and validation loss per epoch.
+    pub curves: Vec<EpochLoss>,
+}
+
+/// One epoch's mean losses.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct EpochLoss {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train: f64,
+    /// Mean validation loss.
+    pub valid: f64,
+}
+
+/// Trains `model` in `dir` (resuming from its checkpoints) and returns the best epoch's model.
+/// `stop_after` ends the run after that epoch's checkpoint, as a crash would (for tests).
+#[allow(clippy::too_many_arguments)]
+pub fn fit<M, const D: usize>(
+    model: M,
+    dir: &Path,
+    train: Arc<Examples>,
+    valid: Arc<Examples>,
+    input: Input,
+    config: &StageConfig,
+    device: &Device,
+    stop_after: Option<usize>,
+) -> Result<Fitted<M>>
+where
+    M: LearnerModel
+        + TrainStep<Input = Batch<D>, Output = MultiLabelClassificationOutput>
+        + InferenceStep<Input = Batch<D>, Output = MultiLabelClassificationOutput>,
+{
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config_path = dir.join("config.json");
+    if config_path.exists() {
+        let saved = StageConfig::load(&config_path)
+            .map_err(|e| anyhow!("reading {}: {e}", config_path.display()))?;
+        if saved.to_string() != config.to_string() {
+            bail!(
+                "{} holds a run with other settings; remove the directory to start over",
+                dir.display()
+            );
+        }
+    }
+    config
+        .save(&config_path)
+        .map_err(|e| anyhow!("writing {}: {e}", config_path.display()))?;
+
+    let resume = latest_checkpoint(dir)?;
+    let finished = dir.join("finished");
+    if !finished.exists() {
+        let steps_per_epoch = train.len().div_ceil(config.batch_size);
+        let scheduler = CosineAnnealingLrSchedulerConfig::new(
+            config.learning_rate,
+            config.epochs * steps_per_epoch,
+        )
+        .with_min_lr(config.learning_rate / 100.0)
+        .init()
+        .map_err(|e| anyhow!("learning-rate schedule: {e}"))?;
+        let optimizer = AdamWConfig::new()
+            .with_weight_decay(config.weight_decay)
+            .init();
+        let first_epoch = resume.map_or(1, |e| e + 1);
+        let interrupter = Interrupter::new();
+        let mut train_loader = EpochLoader::<D>::new(
+            train.clone(),
+            input,
+            config.batch_size,
+            Some(config.seed),
+            first_epoch,
+            device.clone(),
+        );
+        if let Some(epoch) = stop_after {
+            train_loader = train_loader.stopping_after(epoch, interrupter.clone());
+        }
+        let train_loader: Arc<dyn DataLoader<Batch<D>>> = Arc::new(train_loader);
+        let valid_loader: Arc<dyn DataLoader<Batch<D>>> = Arc::new(EpochLoader::<D>::new(
+            valid.clone(),
+            input,
+            config.batch_size * 4,
+            None,
+            first_epoch,
+            device.clone(),
+        ));
+        let mut training = SupervisedTraining::new(dir, train_loader, valid_loader)
+            .metrics((LossMetric::new(),))
+            .with_default_checkpointers()
+            // Every epoch's checkpoint stays: the best one is picked from the logs afterwards,
+            // also after a resume, when burn's own best-metric strategy starts blind.
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(usize::MAX))
+            .with_interrupter(interrupter)
+            .early_stopping(MetricEarlyStoppingStrategy::new(
+                &LossMetric::new(),
+                Aggregate::Mean,
+                Direction::Lowest,
+                Split::Valid,
+                StoppingCondition::NoImprovementSince {
+                    n_epochs: config.patience,
+                },
+            ))
+            .num_epochs(config.epochs)
+            .renderer(Box::new(BarRenderer::new(&stage_name(dir))));
+        if let Some(epoch) = resume {
+            eprintln!("resuming {} after epoch {epoch}", dir.display());
+            training = training.checkpoint(epoch);
+        }
+        let result = training.launch(Learner::new(model.clone(), optimizer, scheduler));
+        if let Some(error) = result.error {
+            bail!("training failed: {error}");
+        }
+        if result.interrupted.is_some() {
+            bail!("training was interrupted; run again to resume");
+        }
+        std::fs::write(&finished, b"")?;
+    }
+    let curves = epoch_losses(dir)?;
+    let best_epoch = curves
+        .iter()
+        .min_by(|a, b| a.valid.total_cmp(&b.valid))
+        .map(|e| e.epoch)
+        .context("training logged no validation loss")?;
+    let path = dir
+        .join("checkpoint")
+        .join(format!("model-{best_epoch}.bpk"));
+    let record = ModuleRecord::load(path.clone())
+        .map_err(|e| anyhow!("loading checkpoint {}: {e:?}", path.display()))?;
+    Ok(Fitted {
+        model: model.load_record(record),
+        best_epoch,
+        curves,
+    })
+}
+
+fn stage_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned())
+}
+
+fn latest_checkpoint(dir: &Path) -> Result<Option<usize>> {
+    let checkpoints = dir.join("checkpoint");
+    if !checkpoints.exists() {
+        return Ok(None);
+    }
+    let mut latest = None;
+    for entry in std::fs::read_dir(&checkpoints)? {
+        let name = entry?.file_name();
+        let epoch = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("model-"))
+            .and_then(|n| n.strip_suffix(".bpk"))
+            .and_then(|n| n.parse::<usize>().ok());
+        latest = latest.max(epoch);
+    }
+    Ok(latest)
+}
+
+/// Mean loss per epoch from burn-train's metric logs (`{train,valid}/epoch-N/Loss.log`: a
+/// `value,batch` line per step, then `value,final` with the epoch's aggregate).
+pub fn epoch_losses(dir: &Path) -> Result<Vec<EpochLoss>> {
+    let mut curves = Vec::new();
+    for epoch in 1.. {
+        let log = |split: &str| -> PathBuf {
+            dir.join(split)
+                .join(format!("epoch-{epoch}"))
+                .join("Loss.log")
+        };
+        let (train, valid) = (log("train"), log("valid"));
+        if !valid.exists() {
+            break;
+        }
+        curves.push(EpochLoss {
+            epoch,
+            train: mean_of_log(&train)?,
+            valid: mean_of_log(&valid)?,
+        });
+    }
+    Ok(curves)
+}
+
+fn mean_of_log(path: &Path) -> Result<f64> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let last = |line: &str| {
+        line.strip_suffix(",final")
+            .and_then(|v| v.trim().parse().ok())
+    };
+    if let Some(aggregate) = text.lines().rev().find_map(last) {
+        return Ok(aggregate);
+    }
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|line| line.split(',').next()?.trim().parse().ok())
+        .collect();
+    if values.is_empty() {
+        bail!("{} holds no values", path.display());
+    }
+    Ok(values.iter().sum::<f64>() / values.len() as f64)
+}

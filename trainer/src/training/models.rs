@@ -1,0 +1,120 @@
+//! What each training stage fits, as burn-train learner models: the genre head on pooled
+//! embeddings (stage 2), and the top blocks + head on cached activations (stage 3).
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use burn::train::{InferenceStep, MultiLabelClassificationOutput, TrainOutput, TrainStep};
+use onesheet::model::{ConvRelu6, GenreHead, InvertedResidual, MobileNetV2, global_average_pool};
+
+use super::examples::Batch;
+use super::loss::masked_bce;
+use crate::features::TAP_BLOCK;
+
+/// Stage 2: the genre head alone, reading cached pooled embeddings.
+#[derive(Module, Debug)]
+pub struct HeadModel {
+    /// The head being trained.
+    pub head: GenreHead,
+}
+
+/// Stage 3: the last inverted-residual block(s), the 1×1 convolution to 1280 and the head,
+/// reading the cached activation that enters them.
+#[derive(Module, Debug)]
+pub struct TopModel {
+    /// Backbone blocks from [`TAP_BLOCK`] on.
+    pub blocks: Vec<InvertedResidual>,
+    /// The backbone's last convolution.
+    pub last: ConvRelu6,
+    /// The genre head.
+    pub head: GenreHead,
+}
+
+impl TopModel {
+    /// The top of `backbone` with `head`.
+    pub fn new(backbone: &MobileNetV2, head: GenreHead) -> Self {
+        Self {
+            blocks: backbone.blocks[TAP_BLOCK..].to_vec(),
+            last: backbone.last.clone(),
+            head,
+        }
+    }
+
+    /// Puts the trained top back on `backbone`.
+    pub fn into_backbone(self, mut backbone: MobileNetV2) -> (MobileNetV2, GenreHead) {
+        backbone.blocks.truncate(TAP_BLOCK);
+        backbone.blocks.extend(self.blocks);
+        backbone.last = self.last;
+        (backbone, self.head)
+    }
+
+    fn logits(&self, tap: Tensor<4>) -> Tensor<2> {
+        let x = self.blocks.iter().fold(tap, |x, block| block.forward(x));
+        self.head.forward(global_average_pool(self.last.forward(x)))
+    }
+}
+
+fn output<const D: usize>(logits: Tensor<2>, batch: Batch<D>) -> MultiLabelClassificationOutput {
+    let loss = masked_bce(
+        logits.clone(),
+        batch.targets.clone(),
+        batch.mask,
+        batch.pos_weight,
+    );
+    MultiLabelClassificationOutput::new(loss, logits, batch.targets.int())
+}
+
+impl TrainStep for HeadModel {
+    type Input = Batch<2>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<2>) -> TrainOutput<Self::Output> {
+        let out = output(self.head.forward(batch.inputs.clone()), batch);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl InferenceStep for HeadModel {
+    type Input = Batch<2>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<2>) -> Self::Output {
+        output(self.head.forward(batch.inputs.clone()), batch)
+    }
+}
+
+impl TrainStep for TopModel {
+    type Input = Batch<4>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<4>) -> TrainOutput<Self::Output> {
+        let out = output(self.logits(batch.inputs.clone()), batch);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl InferenceStep for TopModel {
+    type Input = Batch<4>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<4>) -> Self::Output {
+        output(self.logits(batch.inputs.clone()), batch)
+    }
+}
+
+/// Logits of a trained model on a batch, for evaluation: `[batch, genres]`.
+pub trait Logits<const D: usize> {
+    /// Runs the model.
+    fn logits_of(&self, inputs: Tensor<D>) -> Tensor<2>;
+}
+
+impl Logits<2> for HeadModel {
+    fn logits_of(&self, inputs: Tensor<2>) -> Tensor<2> {
+        self.head.forward(inputs)
+    }
+}
+
+impl Logits<4> for TopModel {
+    fn logits_of(&self, inputs: Tensor<4>) -> Tensor<2> {
+        self.logits(inputs)
+    }
+}
