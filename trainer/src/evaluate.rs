@@ -25,8 +25,9 @@ use crate::progress;
 use crate::report::{self, Evaluated, SplitReport};
 use crate::split::Part;
 use crate::train::{Prepared, RunLog, decisions_of, prepare, scores_of};
-use crate::training::examples::{Examples, Input};
+use crate::training::examples::{Examples, FeatureSource, Input};
 use crate::training::fit::{StageConfig, fit};
+use crate::training::loader::Source;
 use crate::training::models::HeadModel;
 
 /// Arguments of `onesheet evaluate`.
@@ -237,18 +238,23 @@ impl Baselines {
             .with_learning_rate(1e-3)
             .with_weight_decay(1e-4)
             .with_seed(args.seed);
+        let pooled = |rows: &[(usize, Labels)]| -> Arc<dyn Source<2>> {
+            Arc::new(FeatureSource {
+                examples: examples(rows),
+                input: Input::Pooled,
+            })
+        };
         let fitted = fit::<_, 2>(
             model,
             &args.work.join("baseline-logistic"),
-            examples(&train),
-            examples(&valid),
-            Input::Pooled,
+            pooled(&train),
+            pooled(&valid),
             &config,
             &autodiff,
             None,
         )?;
         let logistic = fitted.model.valid();
-        let valid_scores = scores_of::<_, 2>(&logistic, &examples(&valid), Input::Pooled, device)?;
+        let valid_scores = scores_of::<_, 2>(&logistic, pooled(&valid).as_ref(), device)?;
         Ok(Self {
             positive_rate: positive as f64 / known.max(1) as f64,
             prior,
@@ -281,13 +287,17 @@ impl Baselines {
             .collect();
         let prior_scores = vec![self.prior.clone(); n];
         let unweighted = vec![1.0; GENRES.len()];
-        let examples = Examples::new(prepared.features.clone(), rows, false, unweighted);
-        let logistic_scores = scores_of::<_, 2>(
-            &self.logistic,
-            &examples,
-            Input::Pooled,
-            &burn::tensor::Device::flex(),
-        )?;
+        let source = FeatureSource {
+            examples: Arc::new(Examples::new(
+                prepared.features.clone(),
+                rows,
+                false,
+                unweighted,
+            )),
+            input: Input::Pooled,
+        };
+        let logistic_scores =
+            scores_of::<_, 2>(&self.logistic, &source, &burn::tensor::Device::flex())?;
         Ok(vec![
             (
                 format!(

@@ -23,17 +23,21 @@ use crate::embed::parse_size;
 use crate::features::{self, CacheSpec, Features};
 use crate::metrics::{Summary, best_f1_threshold};
 use crate::split::{Part, Split};
-use crate::training::examples::{Examples, Input, positive_weights};
+use crate::training::examples::{Examples, FeatureSource, Input, positive_weights};
 use crate::training::fit::{EpochLoss, StageConfig, fit};
-use crate::training::models::{HeadModel, Logits, TopModel};
+use crate::training::images::ImageSource;
+use crate::training::loader::Source;
+use crate::training::models::{FullModel, HeadModel, Logits, TopModel};
 
-/// How far training goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+/// How far training goes; each stage starts from the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
 pub enum Stage {
     /// Stage 2: the genre head on cached embeddings.
     Head,
     /// Stage 3: then the last block, last convolution and head on cached activations.
     Top,
+    /// Stage 4: then the whole network on augmented images (meant for a GPU: `--backend wgpu`).
+    Full,
 }
 
 /// Arguments of `onesheet train`.
@@ -66,6 +70,9 @@ pub struct Args {
     /// Most epochs of the top-blocks stage.
     #[arg(long, default_value_t = 8)]
     pub top_epochs: usize,
+    /// Most epochs of the full fine-tuning stage.
+    #[arg(long, default_value_t = 10)]
+    pub full_epochs: usize,
     /// Where training runs.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
@@ -100,6 +107,12 @@ pub struct RunLog {
     pub top_curves: Vec<EpochLoss>,
     /// Best top epoch (0 when not run).
     pub top_best_epoch: usize,
+    /// Full fine-tuning losses per epoch (empty when not run).
+    #[serde(default)]
+    pub full_curves: Vec<EpochLoss>,
+    /// Best full fine-tuning epoch (0 when not run).
+    #[serde(default)]
+    pub full_best_epoch: usize,
     /// Posters per part and collection.
     pub counts: Vec<(String, String, usize)>,
     /// Duplicate images dropped.
@@ -110,6 +123,9 @@ pub struct RunLog {
     pub head_config: String,
     /// Hyper-parameters of the top stage.
     pub top_config: String,
+    /// Hyper-parameters of the full stage.
+    #[serde(default)]
+    pub full_config: String,
 }
 
 /// Everything stage 1 gives the later stages: data, split and cached features.
@@ -225,6 +241,18 @@ pub fn run(args: Args) -> Result<()> {
         ))
     };
     let (train, valid) = (examples(&train_rows, true), examples(&valid_rows, false));
+    let pooled = |examples: &Arc<Examples>| -> Arc<dyn Source<2>> {
+        Arc::new(FeatureSource {
+            examples: examples.clone(),
+            input: Input::Pooled,
+        })
+    };
+    let tap = |examples: &Arc<Examples>| -> Arc<dyn Source<4>> {
+        Arc::new(FeatureSource {
+            examples: examples.clone(),
+            input: Input::Tap,
+        })
+    };
 
     // Stage 2: the head on pooled embeddings.
     let started = Instant::now();
@@ -240,9 +268,8 @@ pub fn run(args: Args) -> Result<()> {
     let head = fit::<_, 2>(
         head,
         &args.work.join("head"),
-        train.clone(),
-        valid.clone(),
-        Input::Pooled,
+        pooled(&train),
+        pooled(&valid),
         &head_config,
         &device,
         args.stop_after_epoch,
@@ -261,16 +288,27 @@ pub fn run(args: Args) -> Result<()> {
         .with_weight_decay(5e-2)
         .with_patience(2)
         .with_seed(args.seed);
-    // Validation scores of the final model, from the cache (thresholds are tuned on them).
-    let valid_scores = if args.stage == Stage::Top {
+    let full_config = StageConfig::new()
+        .with_epochs(args.full_epochs)
+        .with_batch_size(32)
+        .with_learning_rate(5e-5)
+        .with_weight_decay(5e-2)
+        .with_patience(2)
+        .with_seed(args.seed);
+    let (mut full_curves, mut full_best_epoch) = (Vec::new(), 0);
+    // Validation scores of the final model (thresholds are tuned on them).
+    let mut valid_scores = scores_of::<_, 2>(&head.model.valid(), pooled(&valid).as_ref(), &plain)?;
+    if args.stage >= Stage::Top {
         let started = Instant::now();
-        let top = TopModel::new(&backbone, genre_head.clone()).fork(&device);
+        // `train()`: parameters that came out of an earlier stage's `valid()` track no grads.
+        let top = TopModel::new(&backbone, genre_head.clone())
+            .train()
+            .fork(&device);
         let top = fit::<_, 4>(
             top,
             &args.work.join("top"),
-            train,
-            valid.clone(),
-            Input::Tap,
+            tap(&train),
+            tap(&valid),
             &top_config,
             &device,
             None,
@@ -280,12 +318,47 @@ pub fn run(args: Args) -> Result<()> {
         top_curves = top.curves;
         top_best_epoch = top.best_epoch;
         let model = top.model.valid();
-        let scores = scores_of::<_, 4>(&model, &valid, Input::Tap, &plain)?;
+        valid_scores = scores_of::<_, 4>(&model, tap(&valid).as_ref(), &plain)?;
         (backbone, genre_head) = model.into_backbone(backbone);
-        scores
-    } else {
-        scores_of::<_, 2>(&head.model.valid(), &valid, Input::Pooled, &plain)?
-    };
+    }
+    if args.stage >= Stage::Full {
+        let started = Instant::now();
+        let images = |rows: &[(usize, Labels)]| -> Arc<dyn Source<4>> {
+            let posters = rows
+                .iter()
+                .map(|(i, l)| (prepared.dataset.posters[*i].image.clone(), *l))
+                .collect();
+            Arc::new(ImageSource::new(
+                posters,
+                prepared.input.clone(),
+                pos_weight.clone(),
+            ))
+        };
+        let full = FullModel {
+            model: GenreClassifier {
+                backbone: backbone.clone(),
+                head: genre_head.clone(),
+            },
+        }
+        .train()
+        .fork(&device);
+        let full = fit::<_, 4>(
+            full,
+            &args.work.join("full"),
+            images(&train_rows),
+            images(&valid_rows),
+            &full_config,
+            &device,
+            None,
+        )?;
+        seconds.push(("full".into(), started.elapsed().as_secs_f64()));
+        eprintln!("full fine-tuning: best epoch {}", full.best_epoch);
+        full_curves = full.curves;
+        full_best_epoch = full.best_epoch;
+        let model = full.model.valid();
+        valid_scores = scores_of::<_, 4>(&model, images(&valid_rows).as_ref(), &plain)?;
+        (backbone, genre_head) = (model.model.backbone, model.model.head);
+    }
 
     // Decisions: the F1-best threshold per genre on validation.
     let started = Instant::now();
@@ -320,14 +393,26 @@ pub fn run(args: Args) -> Result<()> {
         args.size.0,
         args.size.1,
         head.best_epoch,
-        if args.stage == Stage::Top {
-            format!(
-                "; stage 3: last inverted-residual block + last 1×1 conv + head fine-tuned on \
-                 cached activations (AdamW lr 2e-4 wd 5e-2, best epoch {top_best_epoch})"
-            )
-        } else {
-            String::new()
-        },
+        [
+            (args.stage >= Stage::Top)
+                .then(|| {
+                    format!(
+                        "; stage 3: last inverted-residual block + last 1×1 conv + head \
+                         fine-tuned on cached activations (AdamW lr 2e-4 wd 5e-2, best epoch \
+                         {top_best_epoch})"
+                    )
+                })
+                .unwrap_or_default(),
+            (args.stage >= Stage::Full)
+                .then(|| {
+                    format!(
+                        "; stage 4: whole network on images with random mirror and crop \
+                         (AdamW lr 5e-5 wd 5e-2, best epoch {full_best_epoch})"
+                    )
+                })
+                .unwrap_or_default(),
+        ]
+        .concat(),
         args.seed
     );
     let mut manifest = Manifest::new(
@@ -390,11 +475,14 @@ pub fn run(args: Args) -> Result<()> {
         head_best_epoch: head.best_epoch,
         top_curves,
         top_best_epoch,
+        full_curves,
+        full_best_epoch,
         counts,
         duplicates: prepared.dataset.duplicates.len(),
         validation,
         head_config: head_config.to_string(),
         top_config: top_config.to_string(),
+        full_config: full_config.to_string(),
     };
     let path = args.work.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&log)?)
@@ -405,14 +493,15 @@ pub fn run(args: Args) -> Result<()> {
 /// Sigmoid scores of a trained stage model on every example, in order.
 pub fn scores_of<M: Logits<D>, const D: usize>(
     model: &M,
-    examples: &Examples,
-    input: Input,
+    source: &dyn Source<D>,
     device: &burn::tensor::Device,
 ) -> Result<Vec<Vec<f32>>> {
-    let mut rows = Vec::with_capacity(examples.len());
-    let indices: Vec<usize> = (0..examples.len()).collect();
-    for chunk in indices.chunks(256) {
-        let batch = examples.batch::<D>(chunk, input, device);
+    let mut rows = Vec::with_capacity(source.len());
+    let indices: Vec<usize> = (0..source.len()).collect();
+    for chunk in indices.chunks(128) {
+        let batch = source
+            .batch(chunk, None, device)
+            .map_err(anyhow::Error::msg)?;
         let scores: Tensor<2> = activation::sigmoid(model.logits_of(batch.inputs));
         rows.extend(read_rows_sync(scores)?);
     }

@@ -1,4 +1,4 @@
-//! The trainer end to end on a small synthetic dataset: train (all stages), resume after an
+//! The trainer end to end on a small synthetic dataset: train (all four stages), resume after an
 //! interruption, evaluate, and classify a folder of good and bad files.
 
 use std::path::{Path, PathBuf};
@@ -113,6 +113,18 @@ fn train(data: &Path, work: &Path, out: &Path, extra: &[&str]) -> Output {
         .args(extra))
 }
 
+/// Every stage, a few epochs each.
+const STAGES: [&str; 8] = [
+    "--stage",
+    "full",
+    "--head-epochs",
+    "3",
+    "--top-epochs",
+    "2",
+    "--full-epochs",
+    "2",
+];
+
 #[test]
 fn trains_evaluates_and_classifies() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -121,12 +133,7 @@ fn trains_evaluates_and_classifies() {
     let work = dir.path().join("work");
     let model = dir.path().join("model.safetensors");
 
-    let output = train(
-        &data,
-        &work,
-        &model,
-        &["--head-epochs", "3", "--top-epochs", "2"],
-    );
+    let output = train(&data, &work, &model, &STAGES);
     assert!(output.status.success(), "training failed");
 
     // The split: every film once, the duplicate dropped, each part non-empty per collection.
@@ -144,12 +151,7 @@ fn trains_evaluates_and_classifies() {
         }
     }
     // The split is reused, not redrawn, by the next run.
-    let again = train(
-        &data,
-        &work,
-        &model,
-        &["--head-epochs", "3", "--top-epochs", "2"],
-    );
+    let again = train(&data, &work, &model, &STAGES);
     assert!(again.status.success());
     assert_eq!(
         std::fs::read_to_string(work.join("split.csv")).expect("split"),

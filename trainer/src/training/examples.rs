@@ -6,6 +6,9 @@ use onesheet::NUM_GENRES;
 use onesheet::model::FEATURES;
 
 use crate::dataset::Labels;
+use std::sync::Arc;
+
+use super::loader::Source;
 use crate::features::{Features, VIEWS};
 
 /// What a model trains on: the pooled embedding (the head alone) or the activation entering
@@ -33,7 +36,7 @@ pub struct Batch<const D: usize> {
 
 /// A list of (poster row, view) examples drawn from cached features.
 pub struct Examples {
-    features: std::sync::Arc<Features>,
+    features: Arc<Features>,
     items: Vec<(usize, usize)>,
     labels: Vec<Labels>,
     pos_weight: Vec<f32>,
@@ -43,7 +46,7 @@ impl Examples {
     /// `rows` of `features` with their labels; every view of each when `all_views`, else the
     /// poster as is. `pos_weight` comes from the training examples.
     pub fn new(
-        features: std::sync::Arc<Features>,
+        features: Arc<Features>,
         rows: &[(usize, Labels)],
         all_views: bool,
         pos_weight: Vec<f32>,
@@ -103,11 +106,20 @@ impl Examples {
                     .reshape(shape::<D>(n, &[c, h, w]))
             }
         };
+        let labels: Vec<Labels> = indices.iter().map(|&i| self.labels[i]).collect();
+        Batch::new(inputs, &labels, &self.pos_weight, device)
+    }
+}
+
+impl<const D: usize> Batch<D> {
+    /// A batch of `inputs` with the targets and mask of `labels`.
+    pub fn new(inputs: Tensor<D>, labels: &[Labels], pos_weight: &[f32], device: &Device) -> Self {
+        let n = labels.len();
         let mut targets = Vec::with_capacity(n * NUM_GENRES);
         let mut mask = Vec::with_capacity(n * NUM_GENRES);
-        for &i in indices {
-            for flag in self.labels[i] {
-                targets.push(if flag == Some(true) { 1.0 } else { 0.0 });
+        for flags in labels {
+            for flag in flags {
+                targets.push(if *flag == Some(true) { 1.0 } else { 0.0 });
                 mask.push(if flag.is_some() { 1.0 } else { 0.0 });
             }
         }
@@ -116,10 +128,34 @@ impl Examples {
             targets: Tensor::from_data(TensorData::new(targets, [n, NUM_GENRES]), device),
             mask: Tensor::from_data(TensorData::new(mask, [n, NUM_GENRES]), device),
             pos_weight: Tensor::from_data(
-                TensorData::new(self.pos_weight.clone(), [1, NUM_GENRES]),
+                TensorData::new(pos_weight.to_vec(), [1, NUM_GENRES]),
                 device,
             ),
         }
+    }
+}
+
+/// [`Examples`] read as one kind of input: a [`Source`] for the loader.
+pub struct FeatureSource {
+    /// The examples.
+    pub examples: Arc<Examples>,
+    /// Which cached input they give.
+    pub input: Input,
+}
+
+impl<const D: usize> Source<D> for FeatureSource {
+    fn len(&self) -> usize {
+        self.examples.len()
+    }
+
+    // Cached features carry their augmentation (the mirrored view) already.
+    fn batch(
+        &self,
+        indices: &[usize],
+        _augment: Option<u64>,
+        device: &Device,
+    ) -> Result<Batch<D>, String> {
+        Ok(self.examples.batch::<D>(indices, self.input, device))
     }
 }
 

@@ -20,8 +20,8 @@ use burn::train::{
     MultiLabelClassificationOutput, StoppingCondition, SupervisedTraining, TrainStep,
 };
 
-use super::examples::{Batch, Examples, Input};
-use super::loader::EpochLoader;
+use super::examples::Batch;
+use super::loader::{EpochLoader, Source};
 use super::renderer::BarRenderer;
 
 /// Hyper-parameters of one stage; saved beside its checkpoints.
@@ -74,9 +74,8 @@ pub struct EpochLoss {
 pub fn fit<M, const D: usize>(
     model: M,
     dir: &Path,
-    train: Arc<Examples>,
-    valid: Arc<Examples>,
-    input: Input,
+    train: Arc<dyn Source<D>>,
+    valid: Arc<dyn Source<D>>,
     config: &StageConfig,
     device: &Device,
     stop_after: Option<usize>,
@@ -120,7 +119,6 @@ where
         let interrupter = Interrupter::new();
         let mut train_loader = EpochLoader::<D>::new(
             train.clone(),
-            input,
             config.batch_size,
             Some(config.seed),
             first_epoch,
@@ -132,7 +130,6 @@ where
         let train_loader: Arc<dyn DataLoader<Batch<D>>> = Arc::new(train_loader);
         let valid_loader: Arc<dyn DataLoader<Batch<D>>> = Arc::new(EpochLoader::<D>::new(
             valid.clone(),
-            input,
             config.batch_size * 4,
             None,
             first_epoch,

@@ -3,6 +3,7 @@
 
 pub mod examples;
 pub mod fit;
+pub mod images;
 pub mod loader;
 pub mod loss;
 pub mod models;

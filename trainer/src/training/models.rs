@@ -4,7 +4,9 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::train::{InferenceStep, MultiLabelClassificationOutput, TrainOutput, TrainStep};
-use onesheet::model::{ConvRelu6, GenreHead, InvertedResidual, MobileNetV2, global_average_pool};
+use onesheet::model::{
+    ConvRelu6, GenreClassifier, GenreHead, InvertedResidual, MobileNetV2, global_average_pool,
+};
 
 use super::examples::Batch;
 use super::loss::masked_bce;
@@ -27,6 +29,39 @@ pub struct TopModel {
     pub last: ConvRelu6,
     /// The genre head.
     pub head: GenreHead,
+}
+
+/// Stage 4: the whole network on (augmented) images. The backbone's batch norms are folded
+/// into its convolutions, so there are no statistics to freeze.
+#[derive(Module, Debug)]
+pub struct FullModel {
+    /// Backbone and head.
+    pub model: GenreClassifier,
+}
+
+impl TrainStep for FullModel {
+    type Input = Batch<4>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<4>) -> TrainOutput<Self::Output> {
+        let out = output(self.model.forward(batch.inputs.clone()), batch);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl InferenceStep for FullModel {
+    type Input = Batch<4>;
+    type Output = MultiLabelClassificationOutput;
+
+    fn step(&self, batch: Batch<4>) -> Self::Output {
+        output(self.model.forward(batch.inputs.clone()), batch)
+    }
+}
+
+impl Logits<4> for FullModel {
+    fn logits_of(&self, inputs: Tensor<4>) -> Tensor<2> {
+        self.model.forward(inputs)
+    }
 }
 
 impl TopModel {
