@@ -1,137 +1,193 @@
 //! The browser API (wasm-bindgen), shared by the drop page, the kiosk and the shop widget.
 //!
-//! One [`Onesheet`] holds a loaded bundle on one backend. Everything that reads tensors is
-//! async: WebGPU cannot read back synchronously.
+//! One [`Onesheet`] holds a loaded bundle on one backend (`"cpu"`: burn's flex with SIMD128;
+//! `"webgpu"`: burn's wgpu; `"auto"`: whichever is faster here on the warm-up). Everything that
+//! reads tensors is async: WebGPU cannot read back synchronously. Errors reject with a `JsError`
+//! whose message says what went wrong; a Rust panic aborts the instance (the build uses
+//! `panic = "abort"`), so the caller — `www/worker.js` — must start a fresh one after it.
 
-use std::cell::RefCell;
+mod backend;
+mod result;
 
-use burn::tensor::Device;
-use serde::Serialize;
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::Bundle;
-use crate::genres::GENRES;
 use crate::inference::{Classifier, read_rows};
 use crate::model::{ModelInput, batch};
+use crate::preprocess::{self, PreprocessError};
+use backend::{Backend, Request};
+use result::{Selection, Timing, Trial, prediction_to_js, to_js};
 
-thread_local! {
-    // burn's wgpu runtime initialises once per page; every instance shares its device.
-    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+#[wasm_bindgen]
+extern "C" {
+    // A global in windows and workers alike.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn now() -> f64;
 }
 
-/// Installs a panic hook that logs Rust panics to the console with their message.
+/// Where the panic hook leaves the last panic's message: after `panic = "abort"` the instance
+/// is dead and cannot be asked, but the worker can still read a global.
+const LAST_PANIC: &str = "onesheetLastPanic";
+
+/// Installs a panic hook that logs Rust panics to the console and leaves the message in
+/// `globalThis.onesheetLastPanic` for the worker's crash report.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        let _ = Reflect::set(
+            &js_sys::global(),
+            &JsValue::from_str(LAST_PANIC),
+            &JsValue::from_str(&info.to_string()),
+        );
+        console_error_panic_hook::hook(info);
+    }));
 }
 
-/// The compute backends a page can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BackendChoice {
-    Cpu,
-    WebGpu,
+/// Panics on purpose, inside an async call like `classify`'s. For the browser tests only: they
+/// prove a page survives a Rust panic (the worker reports it and the client starts a fresh
+/// instance). Nothing in the app calls it.
+#[wasm_bindgen(js_name = panicForTesting)]
+pub async fn panic_for_testing() {
+    panic!("deliberate panic from panicForTesting()");
 }
 
-impl BackendChoice {
-    fn parse(name: &str) -> Result<Self, JsError> {
-        match name {
-            "cpu" => Ok(Self::Cpu),
-            "webgpu" => Ok(Self::WebGpu),
-            other => Err(JsError::new(&format!(
-                "unknown backend `{other}`: expected \"cpu\" or \"webgpu\""
-            ))),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Cpu => "cpu",
-            Self::WebGpu => "webgpu",
-        }
-    }
-
-    async fn device(self) -> Result<Device, JsError> {
-        match self {
-            Self::Cpu => Ok(Device::flex()),
-            Self::WebGpu => {
-                if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-                    return Ok(device);
-                }
-                let device = Device::wgpu_options()
-                    .init_async()
-                    .await
-                    .map_err(|e| JsError::new(&format!("WebGPU is not available: {e}")))?;
-                WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
-                Ok(device)
-            }
-        }
-    }
+fn error(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
 }
 
-/// One poster's result, as the page sees it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsPrediction {
-    /// `{ "Action": 0.91, … }`, every genre.
-    scores: serde_json::Map<String, serde_json::Value>,
-    /// Predicted genre names, best first.
-    genres: Vec<&'static str>,
-}
-
-/// A loaded model on one backend.
-#[wasm_bindgen]
-pub struct Onesheet {
+/// A classifier on one backend.
+struct Engine {
     classifier: Classifier,
-    backend: BackendChoice,
+    backend: Backend,
 }
 
-#[wasm_bindgen]
-impl Onesheet {
-    /// Loads a bundle (its bytes, fetched by the page) on `"cpu"` or `"webgpu"`.
-    pub async fn create(bundle: Vec<u8>, backend: &str) -> Result<Onesheet, JsError> {
-        let backend = BackendChoice::parse(backend)?;
+impl Engine {
+    async fn load(bundle: &[u8], backend: Backend) -> Result<Self, String> {
         let device = backend.device().await?;
-        let bundle =
-            Bundle::from_bytes(&bundle, &device).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Onesheet {
+        let bundle = Bundle::from_bytes(bundle, &device)
+            .map_err(|e| format!("the model bundle could not be loaded: {e}"))?;
+        Ok(Self {
             classifier: Classifier::new(bundle, device),
             backend,
         })
     }
 
+    /// Runs the model `runs` times on a blank poster: the first run pays for allocation (and
+    /// on WebGPU, shader compilation), so no visitor's first poster does.
+    async fn warm_up(&self, runs: usize) -> Result<Trial, String> {
+        let spec = &self.classifier.bundle.manifest.input;
+        let (width, height) = (spec.width as usize, spec.height as usize);
+        let blank = ModelInput {
+            width,
+            height,
+            data: vec![0.0; 3 * width * height],
+        };
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = now();
+            self.classifier
+                .classify_async(std::slice::from_ref(&blank))
+                .await
+                .map_err(|e| format!("the {} warm-up run failed: {e}", self.backend.name()))?;
+            times.push(now() - started);
+        }
+        Ok(Trial {
+            first_ms: times.first().copied().unwrap_or_default(),
+            warm_ms: times.get(1..).and_then(<[f64]>::last).copied(),
+        })
+    }
+}
+
+/// A loaded model on one backend.
+#[wasm_bindgen]
+pub struct Onesheet {
+    engine: Engine,
+    selection: Selection,
+}
+
+#[wasm_bindgen]
+impl Onesheet {
+    /// Loads a bundle (its bytes, fetched by the page) on `"auto"`, `"cpu"` or `"webgpu"`, and
+    /// warms it up. `"auto"` tries both and keeps WebGPU only if an adapter exists and it ran
+    /// the warm-up faster than the CPU; `selection` says what was chosen and why.
+    pub async fn create(bundle: Vec<u8>, backend: &str) -> Result<Onesheet, JsError> {
+        let request = Request::parse(backend)?;
+        let started = now();
+        let (engine, mut selection) = match request {
+            Request::Only(backend) => {
+                let engine = Engine::load(&bundle, backend).await.map_err(error)?;
+                let trial = engine.warm_up(1).await.map_err(error)?;
+                let selection =
+                    Selection::new(request, backend, "asked for".into()).with_trial(backend, trial);
+                (engine, selection)
+            }
+            Request::Auto => choose(&bundle).await.map_err(error)?,
+        };
+        selection.load_ms = now() - started;
+        Ok(Onesheet { engine, selection })
+    }
+
     /// The backend in use: `"cpu"` or `"webgpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.name().to_string()
+        self.engine.backend.name().to_string()
+    }
+
+    /// How the backend was chosen: `{ requested, backend, reason, loadMs, trials: { cpu?,
+    /// webgpu? } }`, each trial `{ firstMs, warmMs }` (`warmMs` only when `"auto"` compared).
+    #[wasm_bindgen(getter)]
+    pub fn selection(&self) -> Result<JsValue, JsError> {
+        to_js(&self.selection)
     }
 
     /// The bundle's manifest (genres, thresholds, input size, provenance).
     #[wasm_bindgen(getter)]
     pub fn manifest(&self) -> Result<JsValue, JsError> {
-        to_js(&self.classifier.bundle.manifest)
+        to_js(&self.engine.classifier.bundle.manifest)
     }
 
-    /// Classifies one image (JPEG, PNG, WebP or GIF bytes): `{ scores, genres }`.
+    /// Classifies one image (JPEG, PNG, WebP or GIF bytes): `{ backend, scores: { Action: 0.91,
+    /// … }, genres: [names, best first], decisions: { Action: true, … }, timing: { decodeMs,
+    /// inferMs, totalMs } }`.
     pub async fn classify(&self, image: Vec<u8>) -> Result<JsValue, JsError> {
-        let input = self
-            .classifier
-            .prepare(&image)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let prediction = self
-            .classifier
-            .classify_async(&[input])
-            .await
-            .map_err(|e| JsError::new(&e.to_string()))?
-            .remove(0);
-        let scores = GENRES
-            .iter()
-            .zip(&prediction.scores)
-            .map(|(g, &s)| (g.name.to_string(), serde_json::Value::from(s)))
-            .collect();
-        to_js(&JsPrediction {
-            scores,
-            genres: prediction.genre_names(),
-        })
+        let started = now();
+        let input = self.engine.classifier.prepare(&image).map_err(error)?;
+        self.run(input, started).await
+    }
+
+    /// Classifies raw RGBA pixels (a canvas's `ImageData.data`, `width`×`height`), as
+    /// [`Onesheet::classify`] does image bytes; alpha is ignored.
+    #[wasm_bindgen(js_name = classifyRgba)]
+    pub async fn classify_rgba(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<JsValue, JsError> {
+        let started = now();
+        let classifier = &self.engine.classifier;
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > classifier.limits.max_pixels {
+            return Err(error(PreprocessError::TooManyPixels {
+                width,
+                height,
+                megapixels: pixels as f64 / 1e6,
+                limit_megapixels: classifier.limits.max_pixels as f64 / 1e6,
+            }));
+        }
+        let expected = 4 * pixels;
+        let got = rgba.len();
+        let image = image::RgbaImage::from_raw(width, height, rgba)
+            .filter(|_| got as u64 == expected)
+            .ok_or_else(|| {
+                error(format!(
+                    "expected {width}×{height}×4 = {expected} RGBA bytes, got {got}"
+                ))
+            })?;
+        let rgb = image::DynamicImage::ImageRgba8(image).into_rgb8();
+        let input = preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
+        self.run(input, started).await
     }
 
     /// The 1280-d embedding of an already preprocessed `3×height×width` input (CHW).
@@ -143,7 +199,7 @@ impl Onesheet {
         height: usize,
     ) -> Result<Vec<f32>, JsError> {
         if chw.len() != 3 * width * height {
-            return Err(JsError::new(&format!(
+            return Err(error(format!(
                 "expected 3×{height}×{width} = {} values, got {}",
                 3 * width * height,
                 chw.len()
@@ -154,17 +210,68 @@ impl Onesheet {
             height,
             data: chw,
         };
-        let model = &self.classifier.bundle.model;
-        let embedding = model.embed(batch(&[input], &self.classifier.device));
-        let mut rows = read_rows(embedding)
-            .await
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let classifier = &self.engine.classifier;
+        let embedding = classifier
+            .bundle
+            .model
+            .embed(batch(&[input], &classifier.device));
+        let mut rows = read_rows(embedding).await.map_err(error)?;
         Ok(rows.remove(0))
     }
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
+impl Onesheet {
+    async fn run(&self, input: ModelInput, started: f64) -> Result<JsValue, JsError> {
+        let prepared = now();
+        let prediction = self
+            .engine
+            .classifier
+            .classify_async(&[input])
+            .await
+            .map_err(error)?
+            .remove(0);
+        let done = now();
+        let timing = Timing {
+            decode_ms: prepared - started,
+            infer_ms: done - prepared,
+            total_ms: done - started,
+        };
+        prediction_to_js(&prediction, self.engine.backend, timing)
+    }
+}
+
+/// `"auto"`: the CPU always works; WebGPU must exist, load, and beat it on a warm run.
+async fn choose(bundle: &[u8]) -> Result<(Engine, Selection), String> {
+    let cpu = Engine::load(bundle, Backend::Cpu).await?;
+    let cpu_trial = cpu.warm_up(2).await?;
+    let cpu_ms = cpu_trial.warm_ms.unwrap_or(cpu_trial.first_ms);
+    let gpu = match Engine::load(bundle, Backend::WebGpu).await {
+        Ok(gpu) => gpu.warm_up(2).await.map(|trial| (gpu, trial)),
+        Err(e) => Err(e),
+    };
+    let (engine, backend, reason, gpu_trial) = match gpu {
+        Ok((gpu, trial)) => {
+            let gpu_ms = trial.warm_ms.unwrap_or(trial.first_ms);
+            if gpu_ms < cpu_ms {
+                let reason = format!(
+                    "WebGPU ran the warm-up faster ({gpu_ms:.0} ms against {cpu_ms:.0} ms on \
+                     the CPU)"
+                );
+                (gpu, Backend::WebGpu, reason, Some(trial))
+            } else {
+                let reason = format!(
+                    "the CPU ran the warm-up faster ({cpu_ms:.0} ms against {gpu_ms:.0} ms on \
+                     WebGPU)"
+                );
+                (cpu, Backend::Cpu, reason, Some(trial))
+            }
+        }
+        Err(e) => (cpu, Backend::Cpu, format!("no WebGPU: {e}"), None),
+    };
+    let mut selection =
+        Selection::new(Request::Auto, backend, reason).with_trial(Backend::Cpu, cpu_trial);
+    if let Some(trial) = gpu_trial {
+        selection = selection.with_trial(Backend::WebGpu, trial);
+    }
+    Ok((engine, selection))
 }

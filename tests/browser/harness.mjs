@@ -1,13 +1,21 @@
 // Shared by the browser tests: a loopback static server and Debian's Chromium, driven by
 // playwright-core. No browser is ever downloaded.
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SHARED = process.env.ONESHEET_SHARED ?? resolve(ROOT, '../shared');
+/** Cargo's build outputs: the native binary and the test bundle `scripts/test.sh` writes. */
+export const TARGET = resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target');
+export const ONESHEET = resolve(TARGET, 'debug/onesheet');
+export const BUNDLE = process.env.ONESHEET_TEST_BUNDLE ?? resolve(TARGET, 'test-bundle.safetensors');
+/** Screenshots and other things a test run leaves for people to look at. */
+export const ARTIFACTS = resolve(TARGET, 'browser-artifacts');
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -47,6 +55,23 @@ export function serve(routes) {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
       done({ url: `http://127.0.0.1:${port}`, close: () => server.close() });
+    });
+  });
+}
+
+/**
+ * Runs the real `onesheet serve` on a free loopback port (www/ from the repository); resolves to
+ * { url, close }. Its first stdout line is the URL.
+ */
+export function serveOnesheet({ models }) {
+  const child = spawn(ONESHEET, ['serve', '--port', '0', '--www', resolve(ROOT, 'www'), '--models', models], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((done, fail) => {
+    child.once('error', fail);
+    child.once('exit', (code) => fail(new Error(`onesheet serve exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      done({ url: line.trim().replace(/\/$/, ''), close: () => child.kill() });
     });
   });
 }

@@ -3,9 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { ROOT, SHARED, launch, readSafetensors, relativeError, serve } from './harness.mjs';
+import { BUNDLE, ROOT, SHARED, launch, readSafetensors, relativeError, serve } from './harness.mjs';
 
-const BUNDLE = process.env.ONESHEET_TEST_BUNDLE ?? resolve(ROOT, 'target/test-bundle.safetensors');
 const REFERENCE = resolve(SHARED, 'reference/mobilenet_v2/reference.safetensors');
 
 let server;

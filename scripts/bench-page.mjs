@@ -1,0 +1,92 @@
+// Measures the drop page in headless Chromium (with --js-flags=--no-liftoff, as the tests run):
+// cold time to the first result (model not cached, then cached), warm per-poster time, and
+// the bytes the page downloads. Needs the wasm build and the native binary (scripts/serve.sh
+// or scripts/test.sh builds both).
+//
+//   node scripts/bench-page.mjs [--model PATH] [--backend cpu|webgpu|auto] [--posters N]
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { basename, dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BUNDLE, ROOT, SHARED, launch, serveOnesheet } from '../tests/browser/harness.mjs';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: BUNDLE },
+    backend: { type: 'string', default: 'cpu' },
+    posters: { type: 'string', default: '20' },
+  },
+});
+const model = resolve(values.model);
+const images = resolve(SHARED, 'data/posters/images');
+const posters = readdirSync(images).sort().slice(0, Number(values.posters)).map((f) => resolve(images, f));
+
+const server = await serveOnesheet({ models: dirname(model) });
+const chromium = await launch({ webgpu: values.backend !== 'cpu' });
+const query = new URLSearchParams({ model: `/models/${basename(model)}`, backend: values.backend });
+const url = `${server.url}/?${query}`;
+
+const marks = (page) =>
+  page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime])));
+const waitDone = (page, n) =>
+  page.waitForFunction((n) => document.querySelectorAll('#posters > li.done, #posters > li.failed').length >= n, n, {
+    timeout: 600_000,
+  });
+
+try {
+  const context = await chromium.browser.newContext();
+  const page = await context.newPage();
+  const fetched = new Map();
+  context.on('requestfinished', async (request) => {
+    const response = await request.response();
+    if (request.method() === 'GET' && response?.status() === 200) {
+      const path = new URL(request.url()).pathname;
+      fetched.set(path, (fetched.get(path) ?? 0) + 1);
+    }
+  });
+
+  // Cold, nothing cached: the poster is handed in as soon as the page is interactive.
+  const run = async () => {
+    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    await page.getByLabel('Choose poster images…').setInputFiles([posters[0]]);
+    await waitDone(page, 1);
+    return marks(page);
+  };
+  const cold = await run();
+  const files = [...fetched.keys()];
+  const cached = await run();
+
+  // Warm: many posters once the model is up.
+  await page.getByLabel('Choose poster images…').setInputFiles(posters);
+  await waitDone(page, posters.length + 1);
+  const json = await (async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+    return JSON.parse(readFileSync(await download.path(), 'utf8'));
+  })();
+  const warm = json.slice(1).filter((r) => r.ms).map((r) => r.ms).sort((a, b) => a - b);
+  const median = warm[Math.floor(warm.length / 2)];
+  const mean = warm.reduce((a, b) => a + b, 0) / warm.length;
+  const backend = json[0].backend;
+
+  console.log(`backend ${backend}; chromium --headless=new --js-flags=--no-liftoff`);
+  console.log(`cold, not cached: ready ${cold['onesheet:ready'].toFixed(0)} ms, first result ${cold['onesheet:first-result'].toFixed(0)} ms after navigation start`);
+  console.log(`cold, cached:     ready ${cached['onesheet:ready'].toFixed(0)} ms, first result ${cached['onesheet:first-result'].toFixed(0)} ms`);
+  console.log(`warm per poster (${warm.length} posters, decode + model): median ${median.toFixed(0)} ms, mean ${mean.toFixed(0)} ms, min ${warm[0].toFixed(0)}, max ${warm.at(-1).toFixed(0)}`);
+
+  let total = 0;
+  let totalGz = 0;
+  console.log('downloaded on the first visit (bytes, gzip -9):');
+  for (const path of files.sort()) {
+    const file = path.startsWith('/models/') ? resolve(dirname(model), path.slice('/models/'.length)) : resolve(ROOT, 'www', path === '/' ? 'index.html' : path.slice(1));
+    const bytes = readFileSync(file);
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    total += bytes.length;
+    totalGz += gz;
+    console.log(`  ${path.padEnd(42)} ${String(statSync(file).size).padStart(10)} ${String(gz).padStart(10)}`);
+  }
+  console.log(`  ${'total'.padEnd(42)} ${String(total).padStart(10)} ${String(totalGz).padStart(10)}`);
+  await context.close();
+} finally {
+  await chromium.close();
+  server.close();
+}

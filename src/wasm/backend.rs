@@ -1,0 +1,119 @@
+//! Which compute backend runs the model in the browser, and getting its device.
+
+use std::cell::RefCell;
+
+use burn::tensor::Device;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::error;
+
+thread_local! {
+    // burn's wgpu runtime initialises once per page; every instance shares its device.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+/// What a page may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Request {
+    /// Whichever of the two is faster here.
+    Auto,
+    /// One backend, no trial of the other.
+    Only(Backend),
+}
+
+impl Request {
+    pub(super) fn parse(name: &str) -> Result<Self, wasm_bindgen::JsError> {
+        match name {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Only(Backend::Cpu)),
+            "webgpu" => Ok(Self::Only(Backend::WebGpu)),
+            other => Err(error(format!(
+                "unknown backend `{other}`: expected \"auto\", \"cpu\" or \"webgpu\""
+            ))),
+        }
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Only(backend) => backend.name(),
+        }
+    }
+}
+
+/// A backend that runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    /// burn's `flex` on the CPU, with wasm SIMD128.
+    Cpu,
+    /// burn's `wgpu` on the browser's WebGPU.
+    WebGpu,
+}
+
+impl Backend {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::WebGpu => "webgpu",
+        }
+    }
+
+    /// The device, created on first use. WebGPU is probed first so a browser without it gets a
+    /// clear message rather than whatever wgpu makes of the absence.
+    pub(super) async fn device(self) -> Result<Device, String> {
+        match self {
+            Self::Cpu => Ok(Device::flex()),
+            Self::WebGpu => {
+                if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+                    return Ok(device);
+                }
+                probe_webgpu().await?;
+                let device = Device::wgpu_options()
+                    .init_async()
+                    .await
+                    .map_err(|e| format!("WebGPU could not start: {e}"))?;
+                WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+                Ok(device)
+            }
+        }
+    }
+}
+
+/// `Ok` when `navigator.gpu.requestAdapter()` gives an adapter.
+async fn probe_webgpu() -> Result<(), String> {
+    let global = js_sys::global();
+    let gpu = get(&global, "navigator")
+        .and_then(|navigator| get(&navigator, "gpu"))
+        .filter(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        .ok_or("this browser has no WebGPU (navigator.gpu is missing)")?;
+    let request = get(&gpu, "requestAdapter")
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or("this browser's WebGPU has no requestAdapter()")?;
+    let promise = request
+        .call0(&gpu)
+        .ok()
+        .and_then(|p| p.dyn_into::<Promise>().ok())
+        .ok_or("navigator.gpu.requestAdapter() failed")?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e)))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("WebGPU is present but offers no adapter (no usable GPU)".into());
+    }
+    Ok(())
+}
+
+fn get(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key)).ok()
+}
+
+/// A JS exception as text.
+pub(super) fn describe(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}

@@ -1,0 +1,103 @@
+//! What the browser API hands back to JavaScript: predictions, timings, backend choice.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::{JsError, JsValue};
+
+use super::backend::{Backend, Request};
+use crate::genres::GENRES;
+use crate::inference::Prediction;
+
+/// Where one poster's time went, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Timing {
+    /// Decoding, resizing and normalising the image.
+    pub decode_ms: f64,
+    /// Running the model and reading its scores back.
+    pub infer_ms: f64,
+    /// Both.
+    pub total_ms: f64,
+}
+
+/// Warm-up runs on one backend.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Trial {
+    /// The first run (allocation, shader compilation).
+    pub first_ms: f64,
+    /// A later run, when there was one: what a poster costs.
+    pub warm_ms: Option<f64>,
+}
+
+/// How the backend was chosen.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Selection {
+    requested: &'static str,
+    backend: &'static str,
+    reason: String,
+    /// Loading and warming up, everything `create` did.
+    pub load_ms: f64,
+    trials: Map<String, Value>,
+}
+
+impl Selection {
+    pub(super) fn new(requested: Request, backend: Backend, reason: String) -> Self {
+        Self {
+            requested: requested.name(),
+            backend: backend.name(),
+            reason,
+            load_ms: 0.0,
+            trials: Map::new(),
+        }
+    }
+
+    pub(super) fn with_trial(mut self, backend: Backend, trial: Trial) -> Self {
+        let value = serde_json::to_value(trial).unwrap_or(Value::Null);
+        self.trials.insert(backend.name().to_string(), value);
+        self
+    }
+}
+
+/// One poster's result, as the page sees it.
+#[derive(Serialize)]
+struct JsPrediction<'a> {
+    backend: &'static str,
+    /// `{ "Action": 0.91, … }`, every genre, in the model's order.
+    scores: Map<String, Value>,
+    /// Predicted genre names, best first.
+    genres: Vec<&'static str>,
+    /// `{ "Action": true, … }`: over its threshold (or the top genre).
+    decisions: Map<String, Value>,
+    timing: &'a Timing,
+}
+
+pub(super) fn prediction_to_js(
+    prediction: &Prediction,
+    backend: Backend,
+    timing: Timing,
+) -> Result<JsValue, JsError> {
+    let names = || GENRES.iter().map(|g| g.name.to_string());
+    let scores = names()
+        .zip(&prediction.scores)
+        .map(|(name, &score)| (name, Value::from(score)))
+        .collect();
+    let decisions = names()
+        .enumerate()
+        .map(|(i, name)| (name, Value::from(prediction.genres.contains(&i))))
+        .collect();
+    to_js(&JsPrediction {
+        backend: backend.name(),
+        scores,
+        genres: prediction.genre_names(),
+        decisions,
+        timing: &timing,
+    })
+}
+
+pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}

@@ -1,0 +1,360 @@
+// The drop page (www/) in real headless Chromium, served by the real `onesheet serve`: posters
+// picked, dropped and pasted give the same scores as `onesheet classify` on the same files; bad
+// files fail alone; a Rust panic does not leave the page dead; nothing carries an image off the
+// machine; both backends run.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ARTIFACTS, BUNDLE, ONESHEET, SHARED, launch, serveOnesheet } from './harness.mjs';
+
+const poster = (id) => resolve(SHARED, `data/posters/images/${id}.jpg`);
+const POSTERS = ['tt0111161', 'tt0079285', 'tt0080339'].map(poster);
+const CPU_TOLERANCE = 1e-4;
+const WEBGPU_TOLERANCE = 1e-3;
+
+let server;
+let chromium;
+let scratch;
+
+before(async () => {
+  // /models/ is the test bundle's directory, so the page can load it with ?model=.
+  server = await serveOnesheet({ models: dirname(BUNDLE) });
+  chromium = await launch();
+  scratch = mkdtempSync(join(tmpdir(), 'onesheet-drop-page-'));
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await chromium?.close();
+  server?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** `onesheet classify --format jsonl` on `files`: { file basename: line }. */
+function classifyNatively(files) {
+  const run = spawnSync(ONESHEET, ['classify', '--model', BUNDLE, '--format', 'jsonl', ...files], {
+    encoding: 'utf8',
+  });
+  assert.ok(run.stdout, `onesheet classify printed nothing: ${run.stderr}`);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, files.length, run.stderr);
+  return Object.fromEntries(lines.map((l) => [basename(l.file), l]));
+}
+
+function assertSameScores(page, native, tolerance, label) {
+  assert.ok(native.scores, `${label}: onesheet classify failed: ${native.error}`);
+  const genres = Object.keys(native.scores);
+  assert.equal(genres.length, 19);
+  assert.deepEqual(Object.keys(page.scores).sort(), [...genres].sort(), label);
+  let worst = 0;
+  for (const genre of genres) worst = Math.max(worst, Math.abs(page.scores[genre] - native.scores[genre]));
+  console.log(`${label}: max |page − CLI| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= tolerance, `${label}: scores differ by ${worst}`);
+  // Near-ties at a threshold could flip on the tolerance; the test bundle's are far apart.
+  assert.deepEqual(page.genres, native.genres, label);
+}
+
+/** A fresh context (fresh Cache API) and page on the drop page; every request is logged. */
+async function openPage(browser, query) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const requests = [];
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postDataBuffer() }));
+  const page = await context.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, ...query });
+  await page.goto(`${server.url}/?${params}`);
+  return { context, page, requests };
+}
+
+async function waitReady(page) {
+  await page.waitForFunction(() => document.body.dataset.backend || /could not start/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+  const backend = await page.evaluate(() => document.body.dataset.backend);
+  assert.ok(backend, await page.textContent('#status'));
+  return backend;
+}
+
+/** Waits until `count` cards have finished (result or error). */
+async function waitCards(page, count) {
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('#posters > li.done, #posters > li.failed').length >= n,
+    count,
+    { timeout: 180_000 },
+  );
+}
+
+async function cards(page) {
+  return page.$$eval('#posters > li', (items) =>
+    items.map((li) => ({
+      name: li.querySelector('.name').textContent,
+      state: li.querySelector('.state').textContent,
+      done: li.classList.contains('done'),
+      failed: li.classList.contains('failed'),
+      backend: li.dataset.backend,
+      bars: li.querySelectorAll('.bars li').length,
+      predicted: [...li.querySelectorAll('.predicted li')].map((x) => x.textContent),
+    })),
+  );
+}
+
+async function downloadJson(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  return JSON.parse(readFileSync(await download.path(), 'utf8'));
+}
+
+/** Files the page builds itself, as the visitor's browser would hand them over. */
+async function makeFiles(page, specs) {
+  return page.evaluateHandle(async (specs) => {
+    const transfer = new DataTransfer();
+    for (const { name, type, bytes, encodeAs } of specs) {
+      let blob = new Blob([new Uint8Array(bytes)], { type });
+      if (encodeAs) {
+        const bitmap = await createImageBitmap(blob);
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        canvas.getContext('2d').drawImage(bitmap, 0, 0);
+        blob = await canvas.convertToBlob({ type: encodeAs });
+      }
+      transfer.items.add(new File([blob], name, { type: blob.type }));
+    }
+    return transfer;
+  }, specs);
+}
+
+const bytesOf = (path) => [...readFileSync(path)];
+
+describe('CPU backend', () => {
+  test('picked posters match `onesheet classify`, download as JSON and CSV, and never leave the page', async () => {
+    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    assert.equal(await waitReady(page), 'cpu');
+    assert.match(await page.textContent('#backend-info'), /CPU/);
+
+    // Two posters at once through the real, labelled file input.
+    const input = page.getByLabel('Choose poster images…');
+    assert.equal(await input.getAttribute('type'), 'file');
+    await input.setInputFiles(POSTERS.slice(0, 2));
+    await waitCards(page, 2);
+
+    const shown = await cards(page);
+    assert.deepEqual(shown.map((c) => c.name), POSTERS.slice(0, 2).map((p) => basename(p)));
+    for (const card of shown) {
+      assert.ok(card.done, card.state);
+      assert.equal(card.backend, 'cpu');
+      assert.equal(card.bars, 19);
+      assert.ok(card.predicted.length >= 1);
+      assert.match(card.state, /\d+ ms on the CPU/);
+    }
+    assert.match(await page.textContent('#status'), /ms\)/);
+
+    const native = classifyNatively(POSTERS.slice(0, 2));
+    const json = await downloadJson(page);
+    assert.equal(json.length, 2);
+    for (const row of json) {
+      assert.equal(row.backend, 'cpu');
+      assertSameScores(row, native[row.file], CPU_TOLERANCE, `cpu ${row.file}`);
+    }
+
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    const lines = readFileSync(await csv.path(), 'utf8').trim().split('\r\n');
+    assert.equal(lines.length, 3);
+    const header = lines[0].split(',');
+    assert.deepEqual(header.slice(0, 4), ['file', 'genres', 'backend', 'ms']);
+    assert.equal(header.length, 4 + 19 + 1);
+    const first = lines[1].split(',');
+    assert.equal(first[0], basename(POSTERS[0]));
+    const action = header.indexOf('Action');
+    assert.ok(Math.abs(Number(first[action]) - native[first[0]].scores.Action) <= CPU_TOLERANCE);
+
+    const shot = join(ARTIFACTS, 'drop-page-cpu.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 10_000);
+
+    // The network log: only reads of the page's own files; the model and wasm fetched once.
+    const origin = new URL(server.url).origin;
+    for (const r of requests) {
+      assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('blob:') || r.url.startsWith('data:'), r.url);
+      assert.ok(['GET', 'HEAD'].includes(r.method), `${r.method} ${r.url}`);
+      assert.equal(r.body, null, `${r.url} carries a body`);
+      for (const p of POSTERS) assert.ok(!r.url.includes(basename(p, '.jpg')), r.url);
+    }
+    const gets = (suffix) => requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname.endsWith(suffix));
+    assert.equal(gets(basename(BUNDLE)).length, 1, 'the bundle is downloaded once (the log sees the worker)');
+    assert.equal(gets('onesheet_bg.wasm').length, 1);
+
+    // A second visit takes the model and the wasm from the Cache API: HEAD checks, no download.
+    requests.length = 0;
+    await page.reload();
+    await waitReady(page);
+    assert.equal(gets(basename(BUNDLE)).length, 0, 'the bundle comes from the cache');
+    assert.equal(gets('onesheet_bg.wasm').length, 0, 'the wasm comes from the cache');
+    assert.ok(requests.some((r) => r.method === 'HEAD' && r.url.includes(basename(BUNDLE))));
+    await context.close();
+  });
+
+  test('dropped and pasted files: bad ones fail alone, names stay text, PNG and WebP work', async () => {
+    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    const sneaky = '<img src=x onerror="window.pwned=1">.png';
+    const good = readFileSync(POSTERS[0]);
+    const drop = await makeFiles(page, [
+      // Cut inside the header: the decoder fills in a JPEG cut later in its scan data.
+      { name: 'truncated.jpg', type: 'image/jpeg', bytes: [...good.subarray(0, 200)] },
+      { name: 'notes.jpg', type: 'image/jpeg', bytes: [...Buffer.from('not a poster, just text')] },
+      { name: sneaky, type: 'image/jpeg', bytes: [...good], encodeAs: 'image/png' },
+      { name: 'poster.webp', type: 'image/jpeg', bytes: [...good], encodeAs: 'image/webp' },
+    ]);
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: drop });
+    await waitCards(page, 4);
+
+    const shown = await cards(page);
+    assert.deepEqual(shown.map((c) => c.name), ['truncated.jpg', 'notes.jpg', sneaky, 'poster.webp']);
+    assert.ok(shown[0].failed, shown[0].state);
+    assert.match(shown[0].state, /damaged or truncated/);
+    assert.ok(shown[1].failed, shown[1].state);
+    assert.match(shown[1].state, /not a JPEG, PNG, WebP or GIF image/);
+    assert.ok(shown[2].done, shown[2].state);
+    assert.ok(shown[3].done, shown[3].state);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    assert.equal(await page.locator('#posters img').count(), 0, 'no element came from a file name');
+    assert.equal(await page.locator('#posters [role=alert]').count(), 2);
+
+    // The PNG the page made is lossless: the CLI on the same bytes must agree.
+    const png = await page.evaluate(async (transfer) => [...new Uint8Array(await transfer.files[2].arrayBuffer())], drop);
+    const pngPath = join(scratch, 'poster.png');
+    writeFileSync(pngPath, Buffer.from(png));
+    const json = await downloadJson(page);
+    assert.equal(json.length, 4);
+    assert.match(json[0].error, /damaged or truncated/);
+    assert.match(json[1].error, /not a JPEG/);
+    assertSameScores(json[2], classifyNatively([pngPath])['poster.png'], CPU_TOLERANCE, 'cpu png');
+
+    // Paste one more: it works after the failures.
+    const paste = await makeFiles(page, [{ name: 'pasted.jpg', type: 'image/jpeg', bytes: bytesOf(POSTERS[1]) }]);
+    await page.evaluate((clipboardData) => {
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData, bubbles: true, cancelable: true }));
+    }, paste);
+    await waitCards(page, 5);
+    const pasted = (await cards(page))[4];
+    assert.equal(pasted.name, 'pasted.jpg');
+    assert.ok(pasted.done, pasted.state);
+    const rows = await downloadJson(page);
+    assertSameScores(rows[4], classifyNatively([POSTERS[1]])[basename(POSTERS[1])], CPU_TOLERANCE, 'cpu pasted');
+
+    for (const r of requests) assert.equal(r.body, null, `${r.url} carries a body`);
+    await context.close();
+  });
+
+  test('a Rust panic is reported and the page keeps working', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    // Announcements are transient (aria-live): keep every one.
+    await page.evaluate(() => {
+      const status = document.getElementById('status');
+      window.announced = [];
+      new MutationObserver(() => window.announced.push(status.textContent)).observe(status, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    const crash = page.evaluate(() =>
+      globalThis.onesheetClient.panicForTesting().then(
+        () => 'resolved',
+        (error) => ({ name: error.name, message: error.message }),
+      ),
+    );
+    // Handed in while the panic is in flight: it must be answered by the fresh instance.
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[2]]);
+    const outcome = await crash;
+    assert.equal(outcome.name, 'ModelCrashedError');
+    assert.match(outcome.message, /deliberate panic/);
+    await waitCards(page, 1);
+    const announced = await page.evaluate(() => window.announced);
+    assert.ok(announced.some((text) => /restarted after a crash \(Rust panic: .*deliberate panic.*\)\. Ready/.test(text)), announced.join('\n'));
+    const [row] = await downloadJson(page);
+    assertSameScores(row, classifyNatively([POSTERS[2]])[basename(POSTERS[2])], CPU_TOLERANCE, 'after panic');
+    await context.close();
+  });
+
+  test('keyboard: the drop zone is focusable and Enter opens the file picker', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    assert.equal(await page.getAttribute('#status', 'aria-live'), 'polite');
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(() => document.activeElement?.id === 'dropzone')) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'dropzone');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    assert.ok(chooser.isMultiple());
+    await chooser.setFiles([POSTERS[0]]);
+    await waitCards(page, 1);
+    assert.ok((await cards(page))[0].done);
+    await context.close();
+  });
+
+  test('the client classifies canvas pixels like the same image as PNG; auto without WebGPU picks the CPU', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'auto' });
+    const backend = await waitReady(page);
+    assert.equal(backend, 'cpu');
+    const info = await page.evaluate(() => globalThis.onesheetClient.ready);
+    assert.equal(info.selection.requested, 'auto');
+    assert.match(info.selection.reason, /no WebGPU/);
+    const { pixels, png } = await page.evaluate(async (bytes) => {
+      const bitmap = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0);
+      const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+      const client = globalThis.onesheetClient;
+      return {
+        pixels: await client.classify(data),
+        png: await client.classify(await canvas.convertToBlob({ type: 'image/png' })),
+      };
+    }, bytesOf(POSTERS[0]));
+    for (const genre of Object.keys(png.scores)) {
+      assert.ok(Math.abs(pixels.scores[genre] - png.scores[genre]) <= 1e-6, genre);
+    }
+    await context.close();
+  });
+});
+
+describe('WebGPU backend (SwiftShader)', () => {
+  let gpu;
+  before(async () => {
+    gpu = await launch({ webgpu: true });
+  });
+  after(async () => {
+    await gpu?.close();
+  });
+
+  test('a picked poster matches `onesheet classify` on WebGPU', async () => {
+    const { context, page } = await openPage(gpu.browser, { backend: 'webgpu' });
+    assert.equal(await waitReady(page), 'webgpu');
+    assert.match(await page.textContent('#backend-info'), /GPU/);
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[0]]);
+    await waitCards(page, 1);
+    const [card] = await cards(page);
+    assert.equal(card.backend, 'webgpu');
+    assert.match(card.state, /on the GPU/);
+    const [row] = await downloadJson(page);
+    assert.equal(row.backend, 'webgpu');
+    assertSameScores(row, classifyNatively([POSTERS[0]])[basename(POSTERS[0])], WEBGPU_TOLERANCE, 'webgpu');
+    await page.screenshot({ path: join(ARTIFACTS, 'drop-page-webgpu.png'), fullPage: true });
+    await context.close();
+  });
+
+  test('auto tries both backends and keeps the faster one on the warm-up', async () => {
+    const { context, page } = await openPage(gpu.browser, { backend: 'auto' });
+    const backend = await waitReady(page);
+    const { selection } = await page.evaluate(() => globalThis.onesheetClient.ready);
+    console.log(`auto: ${selection.reason}`);
+    assert.equal(selection.requested, 'auto');
+    const { cpu, webgpu } = selection.trials;
+    assert.ok(cpu.warmMs > 0 && webgpu.warmMs > 0, JSON.stringify(selection));
+    assert.equal(backend, webgpu.warmMs < cpu.warmMs ? 'webgpu' : 'cpu');
+    assert.equal(selection.backend, backend);
+    await context.close();
+  });
+});

@@ -1,0 +1,375 @@
+// The drop page: posters in (drop, paste, pick), genres out. The model runs in a worker behind
+// onesheet-client.js; this file is only the page. Every name and message from a file or the
+// model is written with textContent: nothing here parses HTML.
+import { OnesheetClient } from './onesheet-client.js';
+
+const params = new URLSearchParams(location.search);
+const BACKENDS = ['auto', 'cpu', 'webgpu'];
+const requested = BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto';
+/** Over this, a file is refused before it is read: no poster scan is this big. */
+const MAX_FILE_BYTES = 200 * 1024 * 1024;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $('status'),
+  loadLabel: $('load-label'),
+  progress: $('load-progress'),
+  backendInfo: $('backend-info'),
+  backend: $('backend'),
+  dropzone: $('dropzone'),
+  file: $('file'),
+  posters: $('posters'),
+  summary: $('summary'),
+  csv: $('download-csv'),
+  json: $('download-json'),
+  clear: $('clear'),
+  template: $('poster-template'),
+  modelInfo: $('model-info'),
+};
+
+const client = new OnesheetClient({
+  model: params.get('model') ?? 'models/onesheet.safetensors',
+  backend: requested,
+});
+// For the console and the browser tests.
+globalThis.onesheetClient = client;
+
+/** Every poster handed in, in order: { name, size, type, result?, error? }. */
+const results = [];
+let genreNames = [];
+
+// ---- loading ---------------------------------------------------------------------------------
+
+const downloads = {};
+const PHASES = {
+  downloading: 'Downloading the model…',
+  compiling: 'Compiling the model…',
+  'warming-up': 'Warming up the model…',
+  restarting: 'The model crashed and is restarting…',
+};
+
+client.addEventListener('progress', ({ detail }) => {
+  downloads[detail.resource] = detail;
+  const parts = Object.values(downloads);
+  const loaded = parts.reduce((sum, p) => sum + p.loaded, 0);
+  const total = parts.reduce((sum, p) => sum + p.total, 0);
+  showLoading(true);
+  if (total > 0) {
+    ui.progress.max = total;
+    ui.progress.value = loaded;
+  }
+  const cached = parts.every((p) => p.cached);
+  ui.loadLabel.textContent = cached
+    ? 'Loading the model from this browser’s cache…'
+    : `Downloading the model: ${megabytes(loaded)} of ${megabytes(total)}`;
+});
+
+client.addEventListener('status', ({ detail }) => {
+  if (detail.phase === 'ready') return; // the ready event has the details
+  if (detail.phase === 'failed') {
+    showLoading(false);
+    announce(`The model could not start: ${detail.message}`);
+    ui.backendInfo.textContent = '';
+    return;
+  }
+  const text = PHASES[detail.phase];
+  if (!text) return;
+  if (detail.phase !== 'downloading') {
+    showLoading(true);
+    ui.progress.removeAttribute('value'); // indeterminate
+    ui.loadLabel.textContent = text;
+  }
+  if (detail.phase === 'restarting') announce(`${text} (${detail.message})`);
+});
+
+client.addEventListener('ready', ({ detail }) => {
+  performance.mark('onesheet:ready');
+  showLoading(false);
+  document.body.dataset.backend = detail.backend;
+  genreNames = detail.manifest.genres.map((g) => g.name);
+  const { selection } = detail;
+  ui.backendInfo.textContent =
+    `Running on ${backendName(detail.backend)}` +
+    (selection.requested === 'auto' ? `: ${selection.reason}` : '') +
+    `. Ready in ${ms(selection.loadMs)}.`;
+  const provenance = detail.manifest.provenance;
+  ui.modelInfo.textContent = `${detail.manifest.architecture}, ${detail.manifest.weights_dtype}` +
+    (provenance.trained ? `, trained on ${provenance.training_data}` : ', untrained genre head (test model)');
+  const again = restartedAfter ? `The model was restarted after a crash (${restartedAfter}). ` : '';
+  restartedAfter = null;
+  announce(`${again}Ready: the model runs on ${backendName(detail.backend)}. Drop posters to classify them.`);
+});
+
+/** Why the model last crashed, until the fresh one is ready. */
+let restartedAfter = null;
+client.addEventListener('restart', ({ detail }) => {
+  restartedAfter = detail.reason;
+});
+
+ui.backend.value = requested;
+ui.backend.addEventListener('change', () => {
+  const url = new URL(location.href);
+  url.searchParams.set('backend', ui.backend.value);
+  history.replaceState(null, '', url);
+  client.setBackend(ui.backend.value).catch(() => {}); // shown by the status listener
+});
+
+function showLoading(on) {
+  ui.progress.closest('.load').hidden = !on;
+}
+
+// ---- input: drop, paste, pick -----------------------------------------------------------------
+
+ui.file.addEventListener('change', () => {
+  addFiles(ui.file.files);
+  ui.file.value = ''; // choosing the same file again still counts
+});
+
+ui.dropzone.addEventListener('keydown', (event) => {
+  if (event.target === ui.dropzone && (event.key === 'Enter' || event.key === ' ')) {
+    event.preventDefault();
+    ui.file.click();
+  }
+});
+
+// A drop anywhere on the page counts, so a near miss does not navigate away to the image.
+document.addEventListener('dragover', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = 'copy';
+  ui.dropzone.classList.add('dragging');
+});
+document.addEventListener('dragleave', (event) => {
+  if (event.relatedTarget === null) ui.dropzone.classList.remove('dragging');
+});
+document.addEventListener('drop', (event) => {
+  if (!event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  ui.dropzone.classList.remove('dragging');
+  addFiles(event.dataTransfer.files);
+});
+
+document.addEventListener('paste', (event) => {
+  const files = [...(event.clipboardData?.files ?? [])];
+  if (!files.length) return;
+  event.preventDefault();
+  addFiles(files, 'pasted image');
+});
+
+function addFiles(fileList, fallbackName = 'image') {
+  const files = [...fileList];
+  if (!files.length) return;
+  announce(`Classifying ${files.length === 1 ? 'one poster' : `${files.length} posters`}…`);
+  for (const file of files) classifyFile(file, file.name || fallbackName);
+}
+
+// ---- one poster -------------------------------------------------------------------------------
+
+async function classifyFile(file, name) {
+  const entry = { name, size: file.size, type: file.type };
+  results.push(entry);
+  const card = newCard(name);
+  updateButtons();
+  thumbnail(file, card.thumb);
+  try {
+    if (file.size > MAX_FILE_BYTES) {
+      throw new Error(`the file is ${megabytes(file.size)}; the limit is ${megabytes(MAX_FILE_BYTES)}`);
+    }
+    entry.result = await client.classify(file);
+    showResult(card, entry.result);
+    if (!performance.getEntriesByName('onesheet:first-result').length) {
+      performance.mark('onesheet:first-result');
+    }
+    announce(`${name}: ${entry.result.genres.join(', ')} (${ms(entry.result.timing.totalMs)})`);
+  } catch (error) {
+    entry.error = error.message;
+    showError(card, error.message);
+    announce(`${name}: could not classify: ${error.message}`);
+  }
+  updateSummary();
+  updateButtons();
+}
+
+function newCard(name) {
+  const item = ui.template.content.firstElementChild.cloneNode(true);
+  item.setAttribute('aria-busy', 'true');
+  item.querySelector('.name').textContent = name;
+  item.querySelector('.state').textContent = 'Classifying…';
+  ui.posters.append(item);
+  return {
+    item,
+    thumb: item.querySelector('.thumb'),
+    state: item.querySelector('.state'),
+    predicted: item.querySelector('.predicted'),
+    bars: item.querySelector('.bars'),
+  };
+}
+
+function showResult(card, result) {
+  card.item.removeAttribute('aria-busy');
+  card.item.classList.add('done');
+  card.item.dataset.backend = result.backend;
+  card.state.textContent =
+    `${ms(result.timing.totalMs)} on ${backendName(result.backend)}` +
+    ` (decoding ${ms(result.timing.decodeMs)}, model ${ms(result.timing.inferMs)})`;
+  for (const genre of result.genres) {
+    const li = document.createElement('li');
+    li.textContent = genre;
+    card.predicted.append(li);
+  }
+  const order = Object.entries(result.scores).sort((a, b) => b[1] - a[1]);
+  for (const [genre, score] of order) {
+    const li = document.createElement('li');
+    li.dataset.genre = genre;
+    li.dataset.score = String(score);
+    if (result.decisions[genre]) li.classList.add('yes');
+    const label = document.createElement('span');
+    label.className = 'genre';
+    label.textContent = genre;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.setAttribute('aria-hidden', 'true');
+    const fill = document.createElement('span');
+    fill.className = 'fill';
+    fill.style.setProperty('--score', String(score));
+    bar.append(fill);
+    const value = document.createElement('span');
+    value.className = 'score';
+    value.textContent = percent(score) + (result.decisions[genre] ? ' ✓' : '');
+    if (result.decisions[genre]) {
+      const hidden = document.createElement('span');
+      hidden.className = 'visually-hidden';
+      hidden.textContent = ' (predicted)';
+      value.append(hidden);
+    }
+    li.append(label, bar, value);
+    card.bars.append(li);
+  }
+}
+
+function showError(card, message) {
+  card.item.removeAttribute('aria-busy');
+  card.item.classList.add('failed');
+  card.state.textContent = `Could not classify this file: ${message}`;
+  card.state.setAttribute('role', 'alert');
+}
+
+/** A small preview, decoded off the main thread; big scans are never drawn at full size. */
+async function thumbnail(file, into) {
+  try {
+    const bitmap = await createImageBitmap(file, { resizeWidth: 160, resizeQuality: 'medium' });
+    const canvas = document.createElement('canvas');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext('2d').drawImage(bitmap, 0, 0);
+    bitmap.close();
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', 'Poster preview');
+    into.append(canvas);
+  } catch {
+    into.classList.add('none');
+    into.textContent = 'No preview';
+  }
+}
+
+// ---- summary and downloads --------------------------------------------------------------------
+
+function updateSummary() {
+  const done = results.filter((r) => r.result);
+  const failed = results.filter((r) => r.error).length;
+  if (!results.length) {
+    ui.summary.textContent = '';
+    return;
+  }
+  const times = done.map((r) => r.result.timing.totalMs);
+  const mean = times.length ? times.reduce((a, b) => a + b, 0) / times.length : 0;
+  ui.summary.textContent =
+    `${done.length} classified` +
+    (failed ? `, ${failed} failed` : '') +
+    (times.length ? `; ${ms(mean)} per poster on average` : '');
+}
+
+function updateButtons() {
+  const any = results.some((r) => r.result || r.error);
+  ui.csv.disabled = !any;
+  ui.json.disabled = !any;
+  ui.clear.disabled = !results.length;
+}
+
+ui.clear.addEventListener('click', () => {
+  results.length = 0;
+  ui.posters.replaceChildren();
+  updateSummary();
+  updateButtons();
+  announce('Results cleared.');
+});
+
+ui.json.addEventListener('click', () => {
+  const finished = results.filter((r) => r.result || r.error);
+  const rows = finished.map((r) =>
+    r.result
+      ? {
+          file: r.name,
+          scores: r.result.scores,
+          genres: r.result.genres,
+          backend: r.result.backend,
+          ms: r.result.timing.totalMs,
+        }
+      : { file: r.name, error: r.error },
+  );
+  download('onesheet-genres.json', 'application/json', `${JSON.stringify(rows, null, 2)}\n`);
+});
+
+ui.csv.addEventListener('click', () => {
+  const names = genreNames.length ? genreNames : Object.keys(results.find((r) => r.result)?.result.scores ?? {});
+  const lines = [['file', 'genres', 'backend', 'ms', ...names, 'error']];
+  for (const r of results) {
+    if (r.result) {
+      const { scores, genres, backend, timing } = r.result;
+      lines.push([r.name, genres.join('|'), backend, timing.totalMs.toFixed(1), ...names.map((n) => String(scores[n])), '']);
+    } else if (r.error) {
+      lines.push([r.name, '', '', '', ...names.map(() => ''), r.error]);
+    }
+  }
+  download('onesheet-genres.csv', 'text/csv', lines.map((l) => l.map(csvField).join(',')).join('\r\n') + '\r\n');
+});
+
+/** RFC 4180 quoting; a leading = + - @ is defused so spreadsheets do not run it as a formula. */
+function csvField(value) {
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text) && Number.isNaN(Number(text))) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---- text -------------------------------------------------------------------------------------
+
+function announce(text) {
+  ui.status.textContent = text;
+}
+
+function backendName(backend) {
+  return backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU (WebAssembly)';
+}
+
+function ms(value) {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
+}
+
+function percent(score) {
+  return `${(score * 100).toFixed(1)}%`;
+}
+
+function megabytes(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}

@@ -1,0 +1,289 @@
+// onesheet's browser client: the model in a Web Worker behind a small promise API, for every
+// face of onesheet (the drop page, a kiosk, a shop widget). No framework, no build step.
+//
+//   import { OnesheetClient } from './onesheet-client.js';
+//   const client = new OnesheetClient({ model: 'models/onesheet.safetensors', backend: 'auto' });
+//   client.addEventListener('progress', (e) => console.log(e.detail)); // download progress
+//   const info = await client.ready;      // { backend, selection, manifest, downloads }
+//   const r = await client.classify(file); // Blob | ArrayBuffer | typed array | ImageData
+//   r.scores.Action; r.genres; r.decisions; r.timing.totalMs; r.backend
+//
+// Several widgets on one page share one worker and one model: OnesheetClient.shared(options).
+//
+// Events (CustomEvent, payload in `detail`):
+//   progress  { resource: 'wasm' | 'model', loaded, total, cached }  bytes, while downloading
+//   status    { phase: 'downloading' | 'compiling' | 'warming-up' | 'ready' | 'restarting'
+//               | 'failed', backend?, message? }
+//   ready     the same object `ready` resolves to, after every (re)load
+//   restart   { reason }  the model crashed (a Rust panic) and a fresh worker replaced it
+//
+// Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
+//   → { id, type: 'load', wasmUrl, modelUrl, backend: 'auto' | 'cpu' | 'webgpu' }
+//   → { id, type: 'classify', bytes: ArrayBuffer } | { id, type: 'classify', rgba, width, height }
+//   → { id, type: 'panic-for-testing' }             (tests only: a deliberate Rust panic)
+//   ← { id, type: 'busy' }                          the worker started request `id`
+//   ← { id, type: 'result', value } | { id, type: 'error', message }
+//   ← { type: 'progress', resource, loaded, total, cached } | { type: 'status', phase, backend? }
+//   ← { type: 'crashed', message }                  the wasm instance is dead; replace the worker
+
+const HERE = import.meta.url;
+
+/** Consecutive crashes (with no success between them) after which the client gives up. */
+const MAX_RESTARTS = 3;
+
+/** A request the model crashed on: `crashed` is true and the client has already restarted. */
+export class ModelCrashedError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ModelCrashedError';
+    this.crashed = true;
+  }
+}
+
+export class OnesheetClient extends EventTarget {
+  static #shared = new Map();
+
+  /** One client per (model, backend) for the whole page: widgets share the worker and model. */
+  static shared(options = {}) {
+    const key = JSON.stringify([
+      resolve(options.model ?? 'models/onesheet.safetensors', options.base),
+      options.backend ?? 'auto',
+    ]);
+    let client = OnesheetClient.#shared.get(key);
+    if (!client) {
+      client = new OnesheetClient(options);
+      OnesheetClient.#shared.set(key, client);
+    }
+    return client;
+  }
+
+  #options;
+  #backend;
+  #worker = null;
+  #nextId = 1;
+  /** id → { message, resolve, reject, load? } for requests the worker has not answered. */
+  #pending = new Map();
+  #running = null;
+  #crashes = 0;
+  #readyPromise;
+  #terminated = false;
+
+  /**
+   * @param {object} [options]
+   * @param {string} [options.model] bundle URL (default models/onesheet.safetensors)
+   * @param {'auto'|'cpu'|'webgpu'} [options.backend] default 'auto'
+   * @param {string} [options.wasm] URL of onesheet_bg.wasm (default: pkg/ beside this file)
+   * @param {string} [options.worker] URL of worker.js (default: beside this file)
+   * @param {string} [options.base] what relative URLs are relative to (default: the document)
+   */
+  constructor(options = {}) {
+    super();
+    this.#options = {
+      model: resolve(options.model ?? 'models/onesheet.safetensors', options.base),
+      wasm: resolve(options.wasm ?? new URL('pkg/onesheet_bg.wasm', HERE).href, options.base),
+      worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
+    };
+    this.#backend = options.backend ?? 'auto';
+    this.#start();
+  }
+
+  /** Resolves when the model is loaded and warmed up: `{ backend, selection, manifest, downloads }`. */
+  get ready() {
+    return this.#readyPromise;
+  }
+
+  /** The backend asked for (`ready` says which one runs). */
+  get requestedBackend() {
+    return this.#backend;
+  }
+
+  /** Reloads the model on another backend; files already downloaded are not fetched again. */
+  setBackend(backend) {
+    this.#backend = backend;
+    this.#load();
+    return this.#readyPromise;
+  }
+
+  /**
+   * Classifies one image: a Blob or File (JPEG, PNG, WebP), its bytes, or an ImageData.
+   * Resolves to `{ backend, scores, genres, decisions, timing }`; rejects with the reason the
+   * image could not be read, or a ModelCrashedError when the model died on it.
+   */
+  async classify(image) {
+    this.#check();
+    let message;
+    if (globalThis.ImageData && image instanceof ImageData) {
+      message = { type: 'classify', rgba: image.data.slice().buffer, width: image.width, height: image.height };
+    } else if (image instanceof Blob) {
+      message = { type: 'classify', bytes: await image.arrayBuffer() };
+    } else if (image instanceof ArrayBuffer) {
+      message = { type: 'classify', bytes: image.slice(0) };
+    } else if (ArrayBuffer.isView(image)) {
+      const view = new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+      message = { type: 'classify', bytes: view.slice().buffer };
+    } else {
+      throw new TypeError('classify() takes a Blob, an ArrayBuffer, a typed array or an ImageData');
+    }
+    return this.#request(message);
+  }
+
+  /** Tests only: makes the wasm panic, to show a page survives it. Rejects with ModelCrashedError. */
+  panicForTesting() {
+    this.#check();
+    return this.#request({ type: 'panic-for-testing' });
+  }
+
+  /** Stops the worker; pending requests reject. */
+  terminate() {
+    this.#terminated = true;
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#failAll(new Error('the onesheet client was terminated'));
+  }
+
+  #check() {
+    if (this.#terminated) throw new Error('the onesheet client was terminated');
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #start() {
+    this.#spawn();
+    this.#load();
+  }
+
+  #spawn() {
+    this.#worker = new Worker(this.#options.worker, { type: 'module' });
+    this.#worker.onmessage = ({ data }) => this.#receive(data);
+    // A worker that fails to start at all (bad URL, syntax error) or throws uncaught.
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#crash(`the worker failed: ${event.message || 'it could not start'}`);
+    };
+  }
+
+  /** Asks the worker to load the model; returns the raw request. */
+  #load() {
+    this.#emit('status', { phase: 'downloading' });
+    const request = this.#request(
+      {
+        type: 'load',
+        wasmUrl: this.#options.wasm,
+        modelUrl: this.#options.model,
+        backend: this.#backend,
+      },
+      { load: true },
+    );
+    const ready = request.then(
+      (info) => {
+        if (this.#readyPromise === ready) {
+          this.#emit('status', { phase: 'ready', backend: info.backend });
+          this.#emit('ready', info);
+        }
+        return info;
+      },
+      (error) => {
+        if (this.#readyPromise === ready) {
+          this.#emit('status', { phase: 'failed', message: error.message });
+        }
+        throw error;
+      },
+    );
+    // Callers see a failure through `ready` or their own requests; not as an unhandled one.
+    ready.catch(() => {});
+    this.#readyPromise = ready;
+    return request;
+  }
+
+  #request(message, extra = {}) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { message: { ...message, id }, resolve, reject, ...extra });
+      this.#worker.postMessage({ ...message, id });
+    });
+  }
+
+  #receive(data) {
+    switch (data.type) {
+      case 'progress':
+        this.#emit('progress', data);
+        return;
+      case 'status':
+        this.#emit('status', data);
+        return;
+      case 'busy':
+        this.#running = data.id;
+        return;
+      case 'crashed':
+        this.#crash(data.message);
+        return;
+      case 'result':
+      case 'error': {
+        const pending = this.#pending.get(data.id);
+        if (!pending) return;
+        this.#pending.delete(data.id);
+        if (this.#running === data.id) this.#running = null;
+        if (data.type === 'result') {
+          if (!pending.load) this.#crashes = 0;
+          pending.resolve(data.value);
+        } else {
+          pending.reject(new Error(data.message));
+        }
+      }
+    }
+  }
+
+  /** The wasm instance died: fail what it was running, start a fresh worker, resend the rest. */
+  #crash(reason) {
+    if (this.#terminated || !this.#worker) return;
+    this.#worker.terminate();
+    this.#worker = null;
+    this.#crashes += 1;
+
+    const running = this.#pending.get(this.#running);
+    this.#pending.delete(this.#running);
+    this.#running = null;
+    const waiting = [...this.#pending.values()];
+    this.#pending.clear();
+    if (running && !running.load) {
+      running.reject(
+        new ModelCrashedError(`the model crashed on this request and was restarted (${reason})`),
+      );
+    }
+
+    if (this.#crashes > MAX_RESTARTS) {
+      const error = new ModelCrashedError(`the model keeps crashing and was stopped (${reason})`);
+      this.#emit('status', { phase: 'failed', message: error.message });
+      if (running?.load) running.reject(error);
+      for (const pending of waiting) pending.reject(error);
+      return;
+    }
+    // WebGPU is the likelier culprit when loading crashes, and 'auto' can do without it.
+    if (running?.load && this.#backend === 'auto') this.#backend = 'cpu';
+
+    this.#emit('restart', { reason });
+    this.#emit('status', { phase: 'restarting', message: reason });
+    this.#spawn();
+    const load = this.#load();
+    // Whoever waits on an older load (via `ready`) gets the fresh one's outcome.
+    for (const old of [running, ...waiting]) {
+      if (old?.load) load.then(old.resolve, old.reject);
+    }
+    for (const pending of waiting) {
+      if (pending.load) continue;
+      this.#pending.set(pending.message.id, pending);
+      this.#worker.postMessage(pending.message);
+    }
+  }
+
+  #failAll(error) {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}
+
+function resolve(url, base) {
+  return new URL(url, base ?? globalThis.document?.baseURI ?? HERE).href;
+}
