@@ -75,13 +75,16 @@ impl Poster {
     }
 }
 
+/// `(dropped id, kept id)` pairs of byte-identical images.
+pub type Duplicates = Vec<(String, String)>;
+
 /// The deduplicated posters of both collections, sorted by collection then id.
 #[derive(Debug)]
 pub struct Dataset {
     /// Every poster kept.
     pub posters: Vec<Poster>,
-    /// `(dropped id, kept id)` for byte-identical images.
-    pub duplicates: Vec<(String, String)>,
+    /// Byte-identical images dropped.
+    pub duplicates: Duplicates,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +156,7 @@ pub fn parse_labels(genres: &str, collection: Collection) -> Result<Labels> {
 
 /// Drops posters whose image bytes equal an earlier poster's: the same artwork under two ids
 /// would otherwise land on both sides of a split.
-fn deduplicate(posters: Vec<Poster>) -> Result<(Vec<Poster>, Vec<(String, String)>)> {
+fn deduplicate(posters: Vec<Poster>) -> Result<(Vec<Poster>, Duplicates)> {
     let mut seen: HashMap<[u8; 32], String> = HashMap::new();
     let mut kept = Vec::with_capacity(posters.len());
     let mut duplicates = Vec::new();

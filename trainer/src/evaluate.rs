@@ -90,12 +90,19 @@ pub fn run(args: Args) -> Result<()> {
             continue;
         }
         let started = Instant::now();
-        let scores = run_bundle(&classifier, &prepared, &rows, args.batch)?;
+        let (scores, mirrored) = run_bundle(&classifier, &prepared, &rows, args.batch)?;
         let seconds = started.elapsed().as_secs_f64();
         let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
         let thresholds = classifier.bundle.manifest.thresholds();
         let decisions = decisions_of(&scores, &thresholds);
         let model = Summary::new(&scores, &decisions, &labels);
+        // Test-time mirroring, measured (not shipped): the mean of the two views' scores.
+        let averaged: Vec<Vec<f32>> = scores
+            .iter()
+            .zip(&mirrored)
+            .map(|(a, b)| a.iter().zip(b).map(|(a, b)| (a + b) / 2.0).collect())
+            .collect();
+        let with_mirror = Summary::new(&averaged, &decisions_of(&averaged, &thresholds), &labels);
 
         let mut by_decade: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
         for (i, (row, _)) in rows.iter().enumerate() {
@@ -116,6 +123,7 @@ pub fn run(args: Args) -> Result<()> {
         splits.push(SplitReport {
             collection,
             model,
+            with_mirror,
             decades,
             baselines: baselines.evaluate(&prepared, &rows, args.seed)?,
             seconds,
@@ -148,15 +156,20 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The bundle's scores on the images of `rows`, through the same path as `onesheet classify`.
+/// Per poster, a score per genre.
+type Scores = Vec<Vec<f32>>;
+
+/// The bundle's scores on the images of `rows`, through the same path as `onesheet classify`,
+/// and on their mirror images.
 fn run_bundle(
     classifier: &Classifier,
     prepared: &Prepared,
     rows: &[(usize, Labels)],
     batch: usize,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<(Scores, Scores)> {
     let bar = progress::bar(rows.len() as u64, "evaluating");
     let mut scores = Vec::with_capacity(rows.len());
+    let mut mirrored = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(batch.max(1)) {
         let inputs = chunk
             .par_iter()
@@ -170,10 +183,24 @@ fn run_bundle(
             })
             .collect::<Result<Vec<ModelInput>>>()?;
         scores.extend(classifier.classify(&inputs)?.into_iter().map(|p| p.scores));
+        let flipped: Vec<ModelInput> = inputs.iter().map(mirror).collect();
+        mirrored.extend(classifier.classify(&flipped)?.into_iter().map(|p| p.scores));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(scores)
+    Ok((scores, mirrored))
+}
+
+/// The input mirrored left to right.
+fn mirror(input: &ModelInput) -> ModelInput {
+    let mut data = input.data.clone();
+    for row in data.chunks_mut(input.width) {
+        row.reverse();
+    }
+    ModelInput {
+        data,
+        ..input.clone()
+    }
 }
 
 /// What the seed projects compared against, fitted on the training split.

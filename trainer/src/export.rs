@@ -37,7 +37,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     if !args.untrained_head {
         bail!(
-            "exporting a trained model needs the trainer; pass --untrained-head for a test bundle"
+            "a trained bundle is written by `onesheet train` (--out); pass --untrained-head for a \
+             test bundle"
         );
     }
     let device = Device::flex();

@@ -4,11 +4,12 @@
 //! the genre head reads) and the activation entering the last inverted-residual block (what
 //! top-block fine-tuning starts from). It lives under a directory named by a key over the
 //! weights' bytes and the preprocessing, so a change to either can never read stale features.
-//! Work is written in chunks, each renamed into place when complete: a killed run resumes at
-//! the first missing chunk.
+//! Work is written in chunks, each renamed into place when complete: a killed run computes only
+//! the missing chunks.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -141,15 +142,36 @@ pub fn ensure(
         tap: Vec::new(),
         tap_shape: spec.tap_shape(),
     };
+    // One chunk per core at a time: flex keeps about one core busy on a batch of its own.
+    let missing: Vec<usize> = (0..chunks.len()).filter(|&i| !done[i]).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers.min(missing.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(&i) = missing.get(next.fetch_add(1, Ordering::SeqCst)) {
+                        let bytes =
+                            compute_chunk(chunks[i], spec, backbone, device, batch_size, &bar)?;
+                        let path = chunk_path(&dir, i);
+                        let partial = path.with_extension("tmp");
+                        std::fs::write(&partial, bytes)
+                            .with_context(|| format!("writing {}", partial.display()))?;
+                        std::fs::rename(&partial, &path)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a caching thread panicked"))??;
+        }
+        Ok(())
+    })?;
     for (i, chunk) in chunks.iter().enumerate() {
         let path = chunk_path(&dir, i);
-        if !done[i] {
-            let bytes = compute_chunk(chunk, spec, backbone, device, batch_size, &bar)?;
-            let partial = path.with_extension("tmp");
-            std::fs::write(&partial, bytes)
-                .with_context(|| format!("writing {}", partial.display()))?;
-            std::fs::rename(&partial, &path)?;
-        }
         read_chunk(&path, chunk, &mut features)
             .with_context(|| format!("reading cached features {}", path.display()))?;
     }

@@ -394,23 +394,22 @@ pub fn run(args: Args) -> Result<()> {
         args.size.1,
         head.best_epoch,
         [
-            (args.stage >= Stage::Top)
-                .then(|| {
-                    format!(
-                        "; stage 3: last inverted-residual block + last 1×1 conv + head \
-                         fine-tuned on cached activations (AdamW lr 2e-4 wd 5e-2, best epoch \
-                         {top_best_epoch})"
-                    )
-                })
-                .unwrap_or_default(),
-            (args.stage >= Stage::Full)
-                .then(|| {
-                    format!(
-                        "; stage 4: whole network on images with random mirror and crop \
-                         (AdamW lr 5e-5 wd 5e-2, best epoch {full_best_epoch})"
-                    )
-                })
-                .unwrap_or_default(),
+            if args.stage >= Stage::Top {
+                format!(
+                    "; stage 3: last inverted-residual block + last 1×1 conv + head fine-tuned \
+                     on cached activations (AdamW lr 2e-4 wd 5e-2, best epoch {top_best_epoch})"
+                )
+            } else {
+                String::new()
+            },
+            if args.stage >= Stage::Full {
+                format!(
+                    "; stage 4: whole network on images with random mirror and crop (AdamW lr \
+                     5e-5 wd 5e-2, best epoch {full_best_epoch})"
+                )
+            } else {
+                String::new()
+            },
         ]
         .concat(),
         args.seed
