@@ -3,7 +3,9 @@
 // the bytes the page downloads. Needs the wasm build and the native binary (scripts/serve.sh
 // or scripts/test.sh builds both).
 //
-//   node scripts/bench-page.mjs [--model PATH] [--backend cpu|webgpu|auto] [--posters N]
+//   node scripts/bench-page.mjs [--model PATH] [--backend cpu|webgpu|auto] [--posters N] [--liftoff]
+//
+// --liftoff drops --no-liftoff: wasm then starts on the baseline compiler, as for visitors.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { basename, dirname, resolve } from 'node:path';
@@ -15,6 +17,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: BUNDLE },
     backend: { type: 'string', default: 'cpu' },
     posters: { type: 'string', default: '20' },
+    liftoff: { type: 'boolean', default: false },
   },
 });
 const model = resolve(values.model);
@@ -22,7 +25,7 @@ const images = resolve(SHARED, 'data/posters/images');
 const posters = readdirSync(images).sort().slice(0, Number(values.posters)).map((f) => resolve(images, f));
 
 const server = await serveOnesheet({ models: dirname(model) });
-const chromium = await launch({ webgpu: values.backend !== 'cpu' });
+const chromium = await launch({ webgpu: values.backend !== 'cpu', liftoff: values.liftoff });
 const query = new URLSearchParams({ model: `/models/${basename(model)}`, backend: values.backend });
 const url = `${server.url}/?${query}`;
 
@@ -50,7 +53,9 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     await page.getByLabel('Choose poster images…').setInputFiles([posters[0]]);
     await waitDone(page, 1);
-    return marks(page);
+    const { selection } = await page.evaluate(() => globalThis.onesheetClient.ready);
+    const first = await page.$eval('#posters > li', (li) => li.querySelector('.state').textContent);
+    return { ...(await marks(page)), selection, first };
   };
   const cold = await run();
   const files = [...fetched.keys()];
@@ -68,7 +73,12 @@ try {
   const mean = warm.reduce((a, b) => a + b, 0) / warm.length;
   const backend = json[0].backend;
 
-  console.log(`backend ${backend}; chromium --headless=new --js-flags=--no-liftoff`);
+  const flags = values.liftoff ? 'default wasm tiering' : '--js-flags=--no-liftoff';
+  console.log(`backend ${backend}; chromium --headless=new, ${flags}`);
+  for (const [label, r] of [['not cached', cold], ['cached', cached]]) {
+    const { loadMs, decodersMs } = r.selection;
+    console.log(`  ${label}: Onesheet.create ${loadMs.toFixed(0)} ms (decoder warm-up ${decodersMs.toFixed(0)} ms); first poster: ${r.first}`);
+  }
   console.log(`cold, not cached: ready ${cold['onesheet:ready'].toFixed(0)} ms, first result ${cold['onesheet:first-result'].toFixed(0)} ms after navigation start`);
   console.log(`cold, cached:     ready ${cached['onesheet:ready'].toFixed(0)} ms, first result ${cached['onesheet:first-result'].toFixed(0)} ms`);
   console.log(`warm per poster (${warm.length} posters, decode + model): median ${median.toFixed(0)} ms, mean ${mean.toFixed(0)} ms, min ${warm[0].toFixed(0)}, max ${warm.at(-1).toFixed(0)}`);

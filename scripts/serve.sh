@@ -34,9 +34,5 @@ fi
 trap - EXIT
 tail -n 2 "$target/wasm-build.log"
 
-if [ ! -f models/onesheet.safetensors ]; then
-  echo "warning: models/onesheet.safetensors is missing; open the page with ?model=URL" >&2
-fi
-
 step "serving (Ctrl-C stops)"
 exec "$target/debug/onesheet" serve "$@"

@@ -56,6 +56,13 @@ fn error(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
 
+/// 48×72 gradients as Chromium encodes them (lossy WebP, RGBA PNG, baseline JPEG).
+const WARM_UP_IMAGES: [&[u8]; 3] = [
+    include_bytes!("warmup/blank.jpg"),
+    include_bytes!("warmup/blank.png"),
+    include_bytes!("warmup/blank.webp"),
+];
+
 /// A classifier on one backend.
 struct Engine {
     classifier: Classifier,
@@ -71,6 +78,17 @@ impl Engine {
             classifier: Classifier::new(bundle, device),
             backend,
         })
+    }
+
+    /// Decodes a small JPEG, PNG and WebP once: the browser compiles wasm functions on their
+    /// first call, and the decoders are big enough that a visitor's first poster would feel it.
+    fn warm_decoders(&self) -> f64 {
+        let started = now();
+        for image in WARM_UP_IMAGES {
+            // Only a warm-up: whatever happens here, real images get their own errors later.
+            let _ = self.classifier.prepare(image);
+        }
+        now() - started
     }
 
     /// Runs the model `runs` times on a blank poster: the first run pays for allocation (and
@@ -124,6 +142,7 @@ impl Onesheet {
             }
             Request::Auto => choose(&bundle).await.map_err(error)?,
         };
+        selection.decoders_ms = engine.warm_decoders();
         selection.load_ms = now() - started;
         Ok(Onesheet { engine, selection })
     }
@@ -134,8 +153,8 @@ impl Onesheet {
         self.engine.backend.name().to_string()
     }
 
-    /// How the backend was chosen: `{ requested, backend, reason, loadMs, trials: { cpu?,
-    /// webgpu? } }`, each trial `{ firstMs, warmMs }` (`warmMs` only when `"auto"` compared).
+    /// How the backend was chosen: `{ requested, backend, reason, loadMs, decodersMs, trials:
+    /// { cpu?, webgpu? } }`, each trial `{ firstMs, warmMs }` (`warmMs` only when `"auto"` compared).
     #[wasm_bindgen(getter)]
     pub fn selection(&self) -> Result<JsValue, JsError> {
         to_js(&self.selection)

@@ -39,6 +39,8 @@ pub(super) struct Selection {
     reason: String,
     /// Loading and warming up, everything `create` did.
     pub load_ms: f64,
+    /// Of which warming up the image decoders.
+    pub decoders_ms: f64,
     trials: Map<String, Value>,
 }
 
@@ -49,6 +51,7 @@ impl Selection {
             backend: backend.name(),
             reason,
             load_ms: 0.0,
+            decoders_ms: 0.0,
             trials: Map::new(),
         }
     }

@@ -245,6 +245,30 @@ describe('CPU backend', () => {
     await context.close();
   });
 
+  test('a big scan is classified; one over the pixel limit gets its own error', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    const files = await page.evaluateHandle(async (bytes) => {
+      const poster = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
+      const transfer = new DataTransfer();
+      // 24 megapixels, like a 300 dpi scan of a one-sheet; then 56, over the 50 allowed.
+      for (const [name, width, height] of [['scan.jpg', 4000, 6000], ['huge.jpg', 7000, 8000]]) {
+        const canvas = new OffscreenCanvas(width, height);
+        canvas.getContext('2d').drawImage(poster, 0, 0, width, height);
+        transfer.items.add(new File([await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 })], name));
+      }
+      return transfer;
+    }, bytesOf(POSTERS[0]));
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: files });
+    await waitCards(page, 2);
+    const [scan, huge] = await cards(page);
+    assert.ok(scan.done, scan.state);
+    assert.equal(scan.bars, 19);
+    assert.ok(huge.failed, huge.state);
+    assert.match(huge.state, /7000×8000 \(56 megapixels\); the limit is 50 megapixels/);
+    await context.close();
+  });
+
   test('a Rust panic is reported and the page keeps working', async () => {
     const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
     await waitReady(page);
@@ -279,6 +303,9 @@ describe('CPU backend', () => {
 
   test('keyboard: the drop zone is focusable and Enter opens the file picker', async () => {
     const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    // Listening early: Playwright intercepts the picker only once a listener exists, and that
+    // takes a round trip a keypress right after could beat.
+    const chosen = page.waitForEvent('filechooser', { timeout: 120_000 });
     await waitReady(page);
     assert.equal(await page.getAttribute('#status', 'aria-live'), 'polite');
     for (let i = 0; i < 10; i++) {
@@ -286,7 +313,8 @@ describe('CPU backend', () => {
       if (await page.evaluate(() => document.activeElement?.id === 'dropzone')) break;
     }
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'dropzone');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await page.keyboard.press('Enter');
+    const chooser = await chosen;
     assert.ok(chooser.isMultiple());
     await chooser.setFiles([POSTERS[0]]);
     await waitCards(page, 1);

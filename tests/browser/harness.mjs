@@ -76,8 +76,12 @@ export function serveOnesheet({ models }) {
   });
 }
 
-/** Launches headless Chromium; with `webgpu`, SwiftShader gives it a real WebGPU adapter. */
-export async function launch({ webgpu = false } = {}) {
+/**
+ * Launches headless Chromium; with `webgpu`, SwiftShader gives it a real WebGPU adapter. With
+ * `liftoff`, wasm starts on Chromium's baseline compiler as it does for visitors (faster start,
+ * sometimes slower runs); tests leave it off.
+ */
+export async function launch({ webgpu = false, liftoff = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'onesheet-chromium-'));
   const args = [
     '--headless=new',
@@ -87,11 +91,11 @@ export async function launch({ webgpu = false } = {}) {
     '--disable-component-update',
     '--disable-sync',
     '--disable-dev-shm-usage',
-    // Chromium tiers wasm up lazily; without this a page sometimes runs at the baseline tier.
-    '--js-flags=--no-liftoff',
     `--user-data-dir=${profile}`,
     '--remote-debugging-pipe',
   ];
+  // Chromium tiers wasm up lazily; without this a page sometimes runs at the baseline tier.
+  if (!liftoff) args.push('--js-flags=--no-liftoff');
   if (webgpu) {
     args.push(
       '--enable-unsafe-webgpu',
