@@ -334,7 +334,7 @@ impl Baselines {
                 Summary::new(&random_scores, &random_flags, &labels),
             ),
             (
-                "label-frequency prior".into(),
+                "label-frequency prior (F1-tuned thresholds flag every genre)".into(),
                 Summary::new(
                     &prior_scores,
                     &decisions_of(&prior_scores, &self.prior_thresholds),

@@ -124,17 +124,21 @@ pub fn grouped_bars(
             .margin(12)
             .x_label_area_size(70)
             .y_label_area_size(52)
-            .build_cartesian_2d(0.0..n as f64, y_range.0..y_range.1)
+            // Category i is centred on x = i, so integer ticks carry its name.
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, y_range.0..y_range.1)
             .map_err(|e| anyhow!("{e}"))?;
         let labels = categories.to_vec();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n * 2)
+            .x_labels(n + 1)
             .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 0.26 {
-                    labels.get(i).map(|l| short(l)).unwrap_or_default()
+                let nearest = x.round();
+                if (x - nearest).abs() < 1e-6 && nearest >= 0.0 {
+                    labels
+                        .get(nearest as usize)
+                        .map(|l| short(l))
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 }
@@ -148,7 +152,7 @@ pub fn grouped_bars(
             chart
                 .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                     let v = (*v)?;
-                    let x0 = i as f64 + 0.1 + s as f64 * width;
+                    let x0 = i as f64 - 0.4 + s as f64 * width;
                     Some(Rectangle::new(
                         [(x0, y_range.0), (x0 + width, v)],
                         color.filled(),

@@ -223,7 +223,10 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
         for (part, collection, n) in &run.counts {
             writeln!(md, "| {part} | {collection} | {n} |")?;
         }
-        writeln!(md, "\n| stage | seconds |\n|---|---:|")?;
+        writeln!(
+            md,
+            "\n| stage | seconds in the last run (0: done by an earlier run and reused) |\n|---|---:|"
+        )?;
         for (stage, s) in &run.seconds {
             writeln!(md, "| {stage} | {s:.0} |")?;
         }
