@@ -24,7 +24,7 @@ use crate::metrics::{Summary, best_f1_threshold};
 use crate::progress;
 use crate::report::{self, Evaluated, SplitReport};
 use crate::split::Part;
-use crate::train::{Prepared, RunLog, decisions_of, prepare, scores_of};
+use crate::train::{Prepared, RunLog, Sources, decisions_of, prepare, scores_of};
 use crate::training::examples::{Examples, FeatureSource, Input};
 use crate::training::fit::{StageConfig, fit};
 use crate::training::loader::Source;
@@ -36,27 +36,12 @@ pub struct Args {
     /// The bundle to evaluate.
     #[arg(long, env = "ONESHEET_MODEL", default_value = defaults::MODEL)]
     pub model: PathBuf,
-    /// Root of the labelled posters.
-    #[arg(long, env = "ONESHEET_DATA", default_value = defaults::DATA)]
-    pub data: PathBuf,
-    /// Pretrained MobileNetV2 weights (for the frozen-feature baseline's cache).
-    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
-    pub weights: PathBuf,
-    /// The training run's working directory (split, cache, run.json).
-    #[arg(long, default_value = defaults::WORK)]
-    pub work: PathBuf,
+    /// The training run's data, weights and working directory (split, cache, run.json).
+    #[command(flatten)]
+    pub sources: Sources,
     /// Where to write the report; plots go in a `report/` folder beside it.
     #[arg(long, default_value = "models/REPORT.md")]
     pub report: PathBuf,
-    /// Seed of the split (when none is saved) and the random baselines.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Use only the first N posters of each collection (as training did).
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
 }
 
 /// Runs `onesheet evaluate`.
@@ -71,15 +56,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let size = (bundle.manifest.input.width, bundle.manifest.input.height);
     parse_size(&format!("{}x{}", size.0, size.1)).map_err(anyhow::Error::msg)?;
-    let prepared = prepare(
-        &args.data,
-        &args.weights,
-        &args.work,
-        size,
-        args.seed,
-        args.limit,
-        args.batch,
-    )?;
+    let prepared = prepare(&args.sources, size)?;
     let classifier = Classifier::new(bundle, device.clone());
     let baselines = Baselines::fit(&prepared, &args, &device)?;
 
@@ -90,7 +67,7 @@ pub fn run(args: Args) -> Result<()> {
             continue;
         }
         let started = Instant::now();
-        let (scores, mirrored) = run_bundle(&classifier, &prepared, &rows, args.batch)?;
+        let (scores, mirrored) = run_bundle(&classifier, &prepared, &rows, args.sources.batch)?;
         let seconds = started.elapsed().as_secs_f64();
         let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
         let thresholds = classifier.bundle.manifest.thresholds();
@@ -125,11 +102,11 @@ pub fn run(args: Args) -> Result<()> {
             model,
             with_mirror,
             decades,
-            baselines: baselines.evaluate(&prepared, &rows, args.seed)?,
+            baselines: baselines.evaluate(&prepared, &rows, args.sources.seed)?,
             seconds,
         });
     }
-    let run_log: Option<RunLog> = std::fs::read_to_string(args.work.join("run.json"))
+    let run_log: Option<RunLog> = std::fs::read_to_string(args.sources.work.join("run.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
     let evaluated = Evaluated {
@@ -256,7 +233,7 @@ impl Baselines {
             ))
         };
         let autodiff = device.clone().autodiff();
-        autodiff.seed(args.seed);
+        autodiff.seed(args.sources.seed);
         let model = HeadModel {
             head: GenreHeadConfig::new().with_dropout(0.0).init(&autodiff),
         };
@@ -264,7 +241,7 @@ impl Baselines {
             .with_epochs(40)
             .with_learning_rate(1e-3)
             .with_weight_decay(1e-4)
-            .with_seed(args.seed);
+            .with_seed(args.sources.seed);
         let pooled = |rows: &[(usize, Labels)]| -> Arc<dyn Source<2>> {
             Arc::new(FeatureSource {
                 examples: examples(rows),
@@ -273,7 +250,7 @@ impl Baselines {
         };
         let fitted = fit::<_, 2>(
             model,
-            &args.work.join("baseline-logistic"),
+            &args.sources.work.join("baseline-logistic"),
             pooled(&train),
             pooled(&valid),
             &config,

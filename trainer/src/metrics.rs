@@ -8,32 +8,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Labels;
 
-/// Area under the ROC curve for one genre: the probability that a random positive outscores a
-/// random negative, ties counting half. `None` without both a positive and a negative.
-pub fn roc_auc(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {
+/// The (score, label) pairs whose label is known, best score first, and how many are positive.
+fn known_pairs(scores: &[f32], labels: &[Option<bool>]) -> (Vec<(f32, bool)>, usize) {
     let mut known: Vec<(f32, bool)> = scores
         .iter()
         .zip(labels)
         .filter_map(|(&s, &l)| l.map(|l| (s, l)))
         .collect();
+    known.sort_by(|a, b| b.0.total_cmp(&a.0));
     let positives = known.iter().filter(|(_, l)| *l).count();
+    (known, positives)
+}
+
+/// Runs of equal scores in a sorted list, as `(start, end, positives in the run)`: tied items
+/// cross any threshold together, so every metric here steps run by run.
+fn tie_runs(known: &[(f32, bool)]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let &(score, _) = known.get(start)?;
+        let end = start
+            + known[start..]
+                .iter()
+                .take_while(|(s, _)| *s == score)
+                .count();
+        let positives = known[start..end].iter().filter(|(_, l)| *l).count();
+        let run = (start, end, positives);
+        start = end;
+        Some(run)
+    })
+}
+
+/// Area under the ROC curve for one genre: the probability that a random positive outscores a
+/// random negative, ties counting half. `None` without both a positive and a negative.
+pub fn roc_auc(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {
+    let (mut known, positives) = known_pairs(scores, labels);
     let negatives = known.len() - positives;
     if positives == 0 || negatives == 0 {
         return None;
     }
-    known.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Mann–Whitney U from average ranks, so tied scores share their rank.
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < known.len() {
-        let mut j = i;
-        while j < known.len() && known[j].0 == known[i].0 {
-            j += 1;
-        }
-        let average_rank = (i + 1 + j) as f64 / 2.0;
-        rank_sum += average_rank * known[i..j].iter().filter(|(_, l)| *l).count() as f64;
-        i = j;
-    }
+    // Mann–Whitney U from average ascending ranks, so tied scores share their rank.
+    known.reverse();
+    let rank_sum: f64 = tie_runs(&known)
+        .map(|(start, end, pos)| (start + 1 + end) as f64 / 2.0 * pos as f64)
+        .sum();
     let p = positives as f64;
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64))
 }
@@ -41,34 +58,17 @@ pub fn roc_auc(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {
 /// Average precision for one genre (the area under the precision–recall curve as a step sum,
 /// as scikit-learn computes it). `None` without a positive.
 pub fn average_precision(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {
-    let mut known: Vec<(f32, bool)> = scores
-        .iter()
-        .zip(labels)
-        .filter_map(|(&s, &l)| l.map(|l| (s, l)))
-        .collect();
-    let positives = known.iter().filter(|(_, l)| *l).count();
+    let (known, positives) = known_pairs(scores, labels);
     if positives == 0 {
         return None;
     }
-    known.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut tp, mut fp, mut ap, mut last_recall) = (0usize, 0usize, 0.0, 0.0);
-    let mut i = 0;
-    while i < known.len() {
-        // All items tied at one score cross the threshold together.
-        let mut j = i;
-        while j < known.len() && known[j].0 == known[i].0 {
-            if known[j].1 {
-                tp += 1
-            } else {
-                fp += 1
-            }
-            j += 1;
-        }
+    let (mut tp, mut ap, mut last_recall) = (0usize, 0.0, 0.0);
+    for (_, end, pos) in tie_runs(&known) {
+        // The first `end` items are predicted, `tp` of them rightly.
+        tp += pos;
         let recall = tp as f64 / positives as f64;
-        let precision = tp as f64 / (tp + fp) as f64;
-        ap += (recall - last_recall) * precision;
+        ap += (recall - last_recall) * (tp as f64 / end as f64);
         last_recall = recall;
-        i = j;
     }
     Some(ap)
 }
@@ -143,41 +143,25 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// score's neighbour), so the chosen threshold does not sit exactly on a validation score.
 /// Ties in F1 go to the higher threshold (fewer false positives on unseen posters).
 pub fn best_f1_threshold(scores: &[f32], labels: &[Option<bool>]) -> (f32, f64) {
-    let mut known: Vec<(f32, bool)> = scores
-        .iter()
-        .zip(labels)
-        .filter_map(|(&s, &l)| l.map(|l| (s, l)))
-        .collect();
-    let positives = known.iter().filter(|(_, l)| *l).count();
+    let (known, positives) = known_pairs(scores, labels);
     if positives == 0 {
         // Nothing to find: never predict it from the threshold alone.
         return (1.0, 0.0);
     }
-    known.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let (mut best_threshold, mut best_f1) = (1.0f32, 0.0f64);
-    let mut i = 0;
-    while i < known.len() {
-        let mut j = i;
-        while j < known.len() && known[j].0 == known[i].0 {
-            if known[j].1 {
-                tp += 1
-            } else {
-                fp += 1
-            }
-            j += 1;
-        }
-        let f1 = ratio(2 * tp, tp + fp + positives);
-        // Everything scoring >= known[i].0 is predicted: place the threshold halfway down to
-        // the next distinct score.
-        let threshold = match known.get(j) {
-            Some(next) => (known[i].0 + next.0) / 2.0,
-            None => known[i].0,
+    let (mut tp, mut best_threshold, mut best_f1) = (0usize, 1.0f32, 0.0f64);
+    for (start, end, pos) in tie_runs(&known) {
+        tp += pos;
+        // `end` items are predicted, `tp` of them rightly: F1 = 2tp / (predicted + positives).
+        let f1 = ratio(2 * tp, end + positives);
+        // Everything scoring >= this run's score is predicted: place the threshold halfway
+        // down to the next distinct score.
+        let threshold = match known.get(end) {
+            Some(next) => (known[start].0 + next.0) / 2.0,
+            None => known[start].0,
         };
         if f1 > best_f1 {
             (best_threshold, best_f1) = (threshold, f1);
         }
-        i = j;
     }
     (best_threshold, best_f1)
 }

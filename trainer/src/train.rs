@@ -1,7 +1,7 @@
 //! `onesheet train`: labelled posters → split → cached features → trained head (→ fine-tuned
 //! top blocks) → per-genre thresholds → a bundle.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,9 +40,10 @@ pub enum Stage {
     Full,
 }
 
-/// Arguments of `onesheet train`.
+/// Where the labelled data, the pretrained weights and the working directory are, and how
+/// they are read: shared by `train` and `evaluate`.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct Sources {
     /// Root of the labelled posters (`posters/`, `vintage/`).
     #[arg(long, env = "ONESHEET_DATA", default_value = defaults::DATA)]
     pub data: PathBuf,
@@ -52,6 +53,22 @@ pub struct Args {
     /// Working directory: split, feature cache, checkpoints, logs.
     #[arg(long, default_value = defaults::WORK)]
     pub work: PathBuf,
+    /// Seed of the split, initialisation, shuffling, dropout and random baselines.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Use only the first N posters of each collection (quick runs and tests).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per backbone batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+/// Arguments of `onesheet train`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub sources: Sources,
     /// Where to write the trained bundle.
     #[arg(long, default_value = defaults::MODEL)]
     pub out: PathBuf,
@@ -61,9 +78,6 @@ pub struct Args {
     /// The last stage to run.
     #[arg(long, value_enum, default_value_t = Stage::Top)]
     pub stage: Stage,
-    /// Seed of the split, initialisation, shuffling and dropout.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
     /// Most epochs of the head stage.
     #[arg(long, default_value_t = 40)]
     pub head_epochs: usize,
@@ -76,12 +90,6 @@ pub struct Args {
     /// Where training runs.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
-    /// Images per backbone batch while caching.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
-    /// Use only the first N posters of each collection (quick runs and tests).
-    #[arg(long)]
-    pub limit: Option<usize>,
     /// Store weights in f32 rather than f16.
     #[arg(long)]
     pub f32: bool,
@@ -163,17 +171,17 @@ impl Prepared {
 }
 
 /// Loads the data, makes or reads the split and fills the feature cache.
-pub fn prepare(
-    data: &Path,
-    weights: &Path,
-    work: &Path,
-    size: (u32, u32),
-    seed: u64,
-    limit: Option<usize>,
-    batch: usize,
-) -> Result<Prepared> {
+pub fn prepare(sources: &Sources, size: (u32, u32)) -> Result<Prepared> {
+    let Sources {
+        data,
+        weights,
+        work,
+        seed,
+        limit,
+        batch,
+    } = sources;
     let mut dataset = dataset::load(data)?;
-    if let Some(limit) = limit {
+    if let Some(limit) = *limit {
         let mut kept = std::collections::HashMap::new();
         dataset.posters.retain(|p| {
             let n = kept.entry(p.collection).or_insert(0usize);
@@ -186,7 +194,7 @@ pub fn prepare(
         dataset.posters.len(),
         dataset.duplicates.len()
     );
-    let split = Split::load_or_create(&dataset, &work.join("split.csv"), seed)?;
+    let split = Split::load_or_create(&dataset, &work.join("split.csv"), *seed)?;
     let device = burn::tensor::Device::flex();
     let pretrained = pretrained::load_file(weights, &device)
         .with_context(|| format!("loading weights {}", weights.display()))?;
@@ -199,7 +207,7 @@ pub fn prepare(
         &spec,
         &pretrained.backbone,
         &device,
-        batch,
+        *batch,
     )?;
     Ok(Prepared {
         dataset,
@@ -213,15 +221,8 @@ pub fn prepare(
 
 /// Runs `onesheet train`.
 pub fn run(args: Args) -> Result<()> {
-    let prepared = prepare(
-        &args.data,
-        &args.weights,
-        &args.work,
-        args.size,
-        args.seed,
-        args.limit,
-        args.batch,
-    )?;
+    let prepared = prepare(&args.sources, args.size)?;
+    let (work, seed) = (&args.sources.work, args.sources.seed);
     let mut seconds = vec![("cache".to_string(), prepared.cache_seconds)];
     let plain = args.backend.device()?;
     let device = plain.clone().autodiff();
@@ -260,14 +261,14 @@ pub fn run(args: Args) -> Result<()> {
         .with_epochs(args.head_epochs)
         .with_learning_rate(1e-3)
         .with_weight_decay(1e-2)
-        .with_seed(args.seed);
-    device.seed(args.seed);
+        .with_seed(seed);
+    device.seed(seed);
     let head = HeadModel {
         head: GenreHeadConfig::new().with_dropout(0.3).init(&device),
     };
     let head = fit::<_, 2>(
         head,
-        &args.work.join("head"),
+        &work.join("head"),
         pooled(&train),
         pooled(&valid),
         &head_config,
@@ -287,14 +288,14 @@ pub fn run(args: Args) -> Result<()> {
         .with_learning_rate(2e-4)
         .with_weight_decay(5e-2)
         .with_patience(2)
-        .with_seed(args.seed);
+        .with_seed(seed);
     let full_config = StageConfig::new()
         .with_epochs(args.full_epochs)
         .with_batch_size(32)
         .with_learning_rate(5e-5)
         .with_weight_decay(5e-2)
         .with_patience(2)
-        .with_seed(args.seed);
+        .with_seed(seed);
     let (mut full_curves, mut full_best_epoch) = (Vec::new(), 0);
     // Validation scores of the final model (thresholds are tuned on them).
     let mut valid_scores = scores_of::<_, 2>(&head.model.valid(), pooled(&valid).as_ref(), &plain)?;
@@ -306,7 +307,7 @@ pub fn run(args: Args) -> Result<()> {
             .fork(&device);
         let top = fit::<_, 4>(
             top,
-            &args.work.join("top"),
+            &work.join("top"),
             tap(&train),
             tap(&valid),
             &top_config,
@@ -344,7 +345,7 @@ pub fn run(args: Args) -> Result<()> {
         .fork(&device);
         let full = fit::<_, 4>(
             full,
-            &args.work.join("full"),
+            &work.join("full"),
             images(&train_rows),
             images(&valid_rows),
             &full_config,
@@ -412,7 +413,7 @@ pub fn run(args: Args) -> Result<()> {
             },
         ]
         .concat(),
-        args.seed
+        seed
     );
     let mut manifest = Manifest::new(
         prepared.input.clone(),
@@ -483,7 +484,7 @@ pub fn run(args: Args) -> Result<()> {
         top_config: top_config.to_string(),
         full_config: full_config.to_string(),
     };
-    let path = args.work.join("run.json");
+    let path = work.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&log)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())

@@ -1,22 +1,10 @@
 //! `onesheet embed` on good and bad files: one JSON line each, order kept, exit codes 0/1/2.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
+use common::{onesheet, shared};
 
 use serde_json::Value;
-
-fn shared() -> PathBuf {
-    std::env::var_os("ONESHEET_SHARED").map_or_else(|| PathBuf::from("../../shared"), PathBuf::from)
-}
-
-fn onesheet() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onesheet"));
-    command.env(
-        "ONESHEET_WEIGHTS",
-        shared().join("weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224.safetensors"),
-    );
-    command
-}
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();

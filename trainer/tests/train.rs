@@ -1,24 +1,15 @@
 //! The trainer end to end on a small synthetic dataset: train (all four stages), resume after an
 //! interruption, evaluate, and classify a folder of good and bad files.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::onesheet;
 
 use image::{Rgb, RgbImage};
 use serde_json::Value;
-
-fn shared() -> PathBuf {
-    std::env::var_os("ONESHEET_SHARED").map_or_else(|| PathBuf::from("../../shared"), PathBuf::from)
-}
-
-fn onesheet() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onesheet"));
-    command.env(
-        "ONESHEET_WEIGHTS",
-        shared().join("weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224.safetensors"),
-    );
-    command
-}
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().expect("the binary runs");
