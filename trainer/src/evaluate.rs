@@ -238,6 +238,7 @@ impl Baselines {
             head: GenreHeadConfig::new().with_dropout(0.0).init(&autodiff),
         };
         let config = StageConfig::new()
+            .with_data(prepared.fingerprint())
             .with_epochs(40)
             .with_learning_rate(1e-3)
             .with_weight_decay(1e-4)

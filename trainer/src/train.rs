@@ -150,9 +150,22 @@ pub struct Prepared {
     pub pretrained: onesheet::model::ImageNetClassifier,
     /// Seconds spent caching.
     pub cache_seconds: f64,
+    /// The feature cache's key (weights and preprocessing).
+    pub cache_key: String,
 }
 
 impl Prepared {
+    /// What a stage trained on these posters depends on: stage configs carry it, so a working
+    /// directory never resumes or reuses a run made on other features or another split.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "features {}, train {}, validation {}",
+            self.cache_key,
+            self.rows(Part::Train, None).len(),
+            self.rows(Part::Validation, None).len()
+        )
+    }
+
     /// Rows (and labels) of `part`, optionally only one collection.
     pub fn rows(
         &self,
@@ -216,6 +229,7 @@ pub fn prepare(sources: &Sources, size: (u32, u32)) -> Result<Prepared> {
         input,
         pretrained,
         cache_seconds: started.elapsed().as_secs_f64(),
+        cache_key: spec.key()?,
     })
 }
 
@@ -258,6 +272,7 @@ pub fn run(args: Args) -> Result<()> {
     // Stage 2: the head on pooled embeddings.
     let started = Instant::now();
     let head_config = StageConfig::new()
+        .with_data(prepared.fingerprint())
         .with_epochs(args.head_epochs)
         .with_learning_rate(1e-3)
         .with_weight_decay(1e-2)
@@ -283,6 +298,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut top_curves = Vec::new();
     let mut top_best_epoch = 0;
     let top_config = StageConfig::new()
+        .with_data(prepared.fingerprint())
         .with_epochs(args.top_epochs)
         .with_batch_size(32)
         .with_learning_rate(2e-4)
@@ -290,6 +306,7 @@ pub fn run(args: Args) -> Result<()> {
         .with_patience(2)
         .with_seed(seed);
     let full_config = StageConfig::new()
+        .with_data(prepared.fingerprint())
         .with_epochs(args.full_epochs)
         .with_batch_size(32)
         .with_learning_rate(5e-5)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::onesheet;
@@ -275,8 +275,14 @@ fn resuming_after_an_interruption_gives_the_same_model() {
         "the interrupted run must not report success"
     );
     assert!(!resumed.exists(), "an interrupted run wrote a model");
-    assert!(work.join("head/checkpoint/model-2.bpk").exists());
-    assert!(!work.join("head/checkpoint/model-3.bpk").exists());
+    // One run directory under head/, named for its configuration.
+    let runs: Vec<PathBuf> = std::fs::read_dir(work.join("head"))
+        .expect("head/ exists")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].join("checkpoint/model-2.bpk").exists());
+    assert!(!runs[0].join("checkpoint/model-3.bpk").exists());
 
     let output = train(&data, &work, &resumed, &args);
     assert!(output.status.success());
@@ -286,5 +292,20 @@ fn resuming_after_an_interruption_gives_the_same_model() {
         checksum(&straight),
         checksum(&resumed),
         "the resumed run differs from the uninterrupted one"
+    );
+
+    // Other settings in the same working directory start a run of their own beside it.
+    let other = dir.path().join("other.safetensors");
+    let output = train(
+        &data,
+        &work,
+        &other,
+        &["--stage", "head", "--head-epochs", "3"],
+    );
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("resuming"));
+    assert_eq!(
+        std::fs::read_dir(work.join("head")).expect("head/").count(),
+        2
     );
 }

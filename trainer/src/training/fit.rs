@@ -20,6 +20,8 @@ use burn::train::{
     MultiLabelClassificationOutput, StoppingCondition, SupervisedTraining, TrainStep,
 };
 
+use sha2::{Digest, Sha256};
+
 use super::examples::Batch;
 use super::loader::{EpochLoader, Source};
 use super::renderer::BarRenderer;
@@ -27,6 +29,9 @@ use super::renderer::BarRenderer;
 /// Hyper-parameters of one stage; saved beside its checkpoints.
 #[derive(Config, Debug)]
 pub struct StageConfig {
+    /// What it trains on (features key, split sizes): a run on other data is never resumed.
+    #[config(default = "String::new()")]
+    pub data: String,
     /// Most epochs to run.
     #[config(default = 30)]
     pub epochs: usize,
@@ -68,7 +73,8 @@ pub struct EpochLoss {
     pub valid: f64,
 }
 
-/// Trains `model` in `dir` (resuming from its checkpoints) and returns the best epoch's model.
+/// Trains `model` in a directory under `dir` named for its configuration (resuming from its
+/// checkpoints) and returns the best epoch's model.
 /// `stop_after` ends the run after that epoch's checkpoint, as a crash would (for tests).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<M, const D: usize>(
@@ -85,18 +91,17 @@ where
         + TrainStep<Input = Batch<D>, Output = MultiLabelClassificationOutput>
         + InferenceStep<Input = Batch<D>, Output = MultiLabelClassificationOutput>,
 {
+    // One directory per configuration (data included): other settings start their own run
+    // beside this one instead of resuming it, and no run is lost.
+    let digest = Sha256::digest(config.to_string());
+    let dir = &dir.join(
+        digest[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let config_path = dir.join("config.json");
-    if config_path.exists() {
-        let saved = StageConfig::load(&config_path)
-            .map_err(|e| anyhow!("reading {}: {e}", config_path.display()))?;
-        if saved.to_string() != config.to_string() {
-            bail!(
-                "{} holds a run with other settings; remove the directory to start over",
-                dir.display()
-            );
-        }
-    }
     config
         .save(&config_path)
         .map_err(|e| anyhow!("writing {}: {e}", config_path.display()))?;
@@ -185,7 +190,8 @@ where
 }
 
 fn stage_name(dir: &Path) -> String {
-    dir.file_name()
+    dir.parent()
+        .and_then(Path::file_name)
         .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned())
 }
 
