@@ -4,8 +4,7 @@
 # then the browser tests in headless Chromium against the optimised wasm build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-step() { printf '\n\033[1m==> %s\033[0m (%ss)\n' "$*" "$SECONDS"; }
+source scripts/lib.sh
 
 step "setup"
 scripts/setup.sh test
@@ -13,29 +12,15 @@ scripts/setup.sh test
 step "cargo fmt --check"
 cargo fmt --all --check
 
-# The wasm build and the native test build are both long and often single-crate-bound; run
-# them side by side so both cores stay busy (wasm-opt alone is single-threaded for minutes).
-target=${CARGO_TARGET_DIR:-target}
-mkdir -p "$target"
-step "wasm build, in the background (log: $target/wasm-build.log)"
-scripts/build-wasm.sh >"$target/wasm-build.log" 2>&1 &
-wasm_build=$!
-trap 'kill "$wasm_build" 2>/dev/null || true' EXIT
+native_tests() {
+  step "cargo test (native: flex and wgpu)"
+  cargo test --workspace --locked
 
-step "cargo test (native: flex and wgpu)"
-cargo test --workspace --locked
-
-step "test bundle (pretrained backbone, untrained head, f32)"
-# The binary `cargo test` built: `cargo run -p` alone would resolve features anew and rebuild.
-"$target/debug/onesheet" export --untrained-head --f32 --out "$target/test-bundle.safetensors"
-
-step "waiting for the wasm build"
-if ! wait "$wasm_build"; then
-  cat "$target/wasm-build.log"
-  echo "the wasm build failed" >&2
-  exit 1
-fi
-tail -n 3 "$target/wasm-build.log"
+  step "test bundle (pretrained backbone, untrained head, f32)"
+  # The binary `cargo test` built: `cargo run -p` alone would resolve features anew and rebuild.
+  "$target/debug/onesheet" export --untrained-head --f32 --out "$target/test-bundle.safetensors"
+}
+beside_wasm_build native_tests
 
 step "browser tests (headless Chromium; screenshots in $target/browser-artifacts)"
 node --test --test-reporter=spec tests/browser/

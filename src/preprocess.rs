@@ -53,6 +53,18 @@ pub enum PreprocessError {
     /// Corrupt or truncated data.
     #[error("the image is damaged or truncated: {0}")]
     Corrupt(String),
+    /// Raw pixels whose byte count does not match their size.
+    #[error("expected {width}×{height}×4 = {expected} RGBA bytes, got {got}")]
+    PixelBytes {
+        /// Width given.
+        width: u32,
+        /// Height given.
+        height: u32,
+        /// Bytes that size needs.
+        expected: u64,
+        /// Bytes given.
+        got: u64,
+    },
     /// A resize target of zero pixels.
     #[error("invalid input size {width}×{height}")]
     InvalidSize {
@@ -82,6 +94,22 @@ impl Default for DecodeLimits {
     }
 }
 
+impl DecodeLimits {
+    /// Refuses an image of `width`×`height` over the pixel limit, before anything is allocated.
+    pub fn check_pixels(&self, width: u32, height: u32) -> Result<(), PreprocessError> {
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(PreprocessError::TooManyPixels {
+                width,
+                height,
+                megapixels: pixels as f64 / 1e6,
+                limit_megapixels: self.max_pixels as f64 / 1e6,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The model's input geometry and normalisation, stored in the bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
@@ -107,6 +135,34 @@ impl InputSpec {
     }
 }
 
+/// Raw RGBA pixels (a canvas's `ImageData`) as RGB, under the same pixel limit as decoding;
+/// alpha is dropped.
+pub fn from_rgba(
+    rgba: Vec<u8>,
+    width: u32,
+    height: u32,
+    limits: &DecodeLimits,
+) -> Result<RgbImage, PreprocessError> {
+    limits.check_pixels(width, height)?;
+    let (expected, got) = (4 * u64::from(width) * u64::from(height), rgba.len() as u64);
+    if got != expected {
+        return Err(PreprocessError::PixelBytes {
+            width,
+            height,
+            expected,
+            got,
+        });
+    }
+    let image =
+        image::RgbaImage::from_raw(width, height, rgba).ok_or(PreprocessError::PixelBytes {
+            width,
+            height,
+            expected,
+            got,
+        })?;
+    Ok(DynamicImage::ImageRgba8(image).into_rgb8())
+}
+
 /// Decodes image bytes to RGB, refusing over-limit images before allocating them.
 ///
 /// JPEG (including CMYK and grayscale), PNG (including 16-bit), WebP and GIF (first frame)
@@ -130,15 +186,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     let mut decoder = reader.into_decoder().map_err(image_error)?;
 
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels {
-        return Err(PreprocessError::TooManyPixels {
-            width,
-            height,
-            megapixels: pixels as f64 / 1e6,
-            limit_megapixels: limits.max_pixels as f64 / 1e6,
-        });
-    }
+    limits.check_pixels(width, height)?;
     let needed = decoder.total_bytes();
     if needed > limits.max_bytes {
         return Err(PreprocessError::OverMemoryBudget {

@@ -14,7 +14,9 @@ use image::codecs::png::PngEncoder;
 use image::{Delay, Frame, ImageBuffer, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 use onesheet::inference::read_rows_sync;
 use onesheet::model::batch;
-use onesheet::preprocess::{DecodeLimits, InputSpec, PreprocessError, decode, prepare_bytes};
+use onesheet::preprocess::{
+    DecodeLimits, InputSpec, PreprocessError, decode, from_rgba, prepare_bytes,
+};
 
 fn limits() -> DecodeLimits {
     DecodeLimits::default()
@@ -309,4 +311,42 @@ fn reference_images_preprocess_like_the_reference() {
             "{name} top-1"
         );
     }
+}
+
+#[test]
+fn raw_rgba_drops_alpha_and_is_checked_like_a_file() {
+    let rgba = vec![10, 20, 30, 255, 40, 50, 60, 0];
+    let image = from_rgba(rgba.clone(), 2, 1, &limits()).expect("2×1 RGBA");
+    assert_eq!(image.as_raw(), &vec![10, 20, 30, 40, 50, 60]);
+
+    let short = from_rgba(rgba[..7].to_vec(), 2, 1, &limits());
+    assert!(matches!(
+        short,
+        Err(PreprocessError::PixelBytes {
+            expected: 8,
+            got: 7,
+            ..
+        })
+    ));
+    let tight = DecodeLimits {
+        max_pixels: 1,
+        ..limits()
+    };
+    let over = from_rgba(rgba, 2, 1, &tight);
+    assert!(matches!(over, Err(PreprocessError::TooManyPixels { .. })));
+}
+
+#[test]
+fn a_mirrored_input_reverses_every_row() {
+    let input = onesheet::model::ModelInput {
+        width: 3,
+        height: 1,
+        data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    };
+    let mirrored = input.mirrored();
+    assert_eq!(
+        mirrored.data,
+        vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0, 9.0, 8.0, 7.0]
+    );
+    assert_eq!(mirrored.mirrored(), input);
 }

@@ -11,6 +11,17 @@ pub struct ModelInput {
     pub data: Vec<f32>,
 }
 
+impl ModelInput {
+    /// The same image mirrored left to right (test-time augmentation).
+    pub fn mirrored(&self) -> Self {
+        let mut data = self.data.clone();
+        for row in data.chunks_mut(self.width) {
+            row.reverse();
+        }
+        Self { data, ..*self }
+    }
+}
+
 /// Stacks inputs of one size into a `[n, 3, height, width]` tensor.
 ///
 /// # Panics

@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::Bundle;
 use crate::inference::{Classifier, read_rows};
 use crate::model::{ModelInput, batch};
-use crate::preprocess::{self, PreprocessError};
+use crate::preprocess;
 use backend::{Backend, Request};
 use result::{Selection, Timing, Trial, prediction_to_js, to_js};
 
@@ -186,25 +186,7 @@ impl Onesheet {
     ) -> Result<JsValue, JsError> {
         let started = now();
         let classifier = &self.engine.classifier;
-        let pixels = u64::from(width) * u64::from(height);
-        if pixels > classifier.limits.max_pixels {
-            return Err(error(PreprocessError::TooManyPixels {
-                width,
-                height,
-                megapixels: pixels as f64 / 1e6,
-                limit_megapixels: classifier.limits.max_pixels as f64 / 1e6,
-            }));
-        }
-        let expected = 4 * pixels;
-        let got = rgba.len();
-        let image = image::RgbaImage::from_raw(width, height, rgba)
-            .filter(|_| got as u64 == expected)
-            .ok_or_else(|| {
-                error(format!(
-                    "expected {width}×{height}×4 = {expected} RGBA bytes, got {got}"
-                ))
-            })?;
-        let rgb = image::DynamicImage::ImageRgba8(image).into_rgb8();
+        let rgb = preprocess::from_rgba(rgba, width, height, &classifier.limits).map_err(error)?;
         let input = preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
         self.run(input, started).await
     }

@@ -87,9 +87,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 classifier.prepare(&bytes).map_err(|e| e.to_string())
             })
             .collect();
-        let inputs: Vec<ModelInput> = prepared
-            .iter()
-            .filter_map(|p| p.as_ref().ok().cloned())
+        // The good inputs go to the model as one batch; each file keeps its place (or error).
+        let mut inputs = Vec::with_capacity(prepared.len());
+        let places: Vec<Result<(), String>> = prepared
+            .into_iter()
+            .map(|p| p.map(|input| inputs.push(input)))
             .collect();
         let mut predictions = if inputs.is_empty() {
             Vec::new()
@@ -97,9 +99,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             classifier.classify(&inputs)?
         }
         .into_iter();
-        for (file, prepared) in chunk.iter().zip(prepared) {
-            let result = match prepared {
-                Ok(_) => Ok(predictions
+        for (file, place) in chunk.iter().zip(places) {
+            let result = match place {
+                Ok(()) => Ok(predictions
                     .next()
                     .context("the model returned too few rows")?),
                 Err(error) => Err(error),

@@ -19,8 +19,7 @@ use rayon::prelude::*;
 
 use crate::dataset::{Collection, Labels};
 use crate::defaults;
-use crate::embed::parse_size;
-use crate::metrics::{Summary, best_f1_threshold};
+use crate::metrics::{Summary, tune_thresholds};
 use crate::progress;
 use crate::report::{self, Evaluated, SplitReport};
 use crate::split::Part;
@@ -55,7 +54,6 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("warning: {} has an untrained head", args.model.display());
     }
     let size = (bundle.manifest.input.width, bundle.manifest.input.height);
-    parse_size(&format!("{}x{}", size.0, size.1)).map_err(anyhow::Error::msg)?;
     let prepared = prepare(&args.sources, size)?;
     let classifier = Classifier::new(bundle, device.clone());
     let baselines = Baselines::fit(&prepared, &args, &device)?;
@@ -160,24 +158,12 @@ fn run_bundle(
             })
             .collect::<Result<Vec<ModelInput>>>()?;
         scores.extend(classifier.classify(&inputs)?.into_iter().map(|p| p.scores));
-        let flipped: Vec<ModelInput> = inputs.iter().map(mirror).collect();
+        let flipped: Vec<ModelInput> = inputs.iter().map(ModelInput::mirrored).collect();
         mirrored.extend(classifier.classify(&flipped)?.into_iter().map(|p| p.scores));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     Ok((scores, mirrored))
-}
-
-/// The input mirrored left to right.
-fn mirror(input: &ModelInput) -> ModelInput {
-    let mut data = input.data.clone();
-    for row in data.chunks_mut(input.width) {
-        row.reverse();
-    }
-    ModelInput {
-        data,
-        ..input.clone()
-    }
 }
 
 /// What the seed projects compared against, fitted on the training split.
@@ -210,16 +196,7 @@ impl Baselines {
             prior[g] = flags.iter().filter(|f| **f).count() as f32 / flags.len().max(1) as f32;
         }
         let valid_labels: Vec<Labels> = valid.iter().map(|(_, l)| *l).collect();
-        let tune = |scores: &[Vec<f32>]| -> Vec<f32> {
-            (0..GENRES.len())
-                .map(|g| {
-                    let s: Vec<f32> = scores.iter().map(|r| r[g]).collect();
-                    let l: Vec<Option<bool>> = valid_labels.iter().map(|l| l[g]).collect();
-                    best_f1_threshold(&s, &l).0
-                })
-                .collect()
-        };
-        let prior_thresholds = tune(&vec![prior.clone(); valid.len()]);
+        let prior_thresholds = tune_thresholds(&vec![prior.clone(); valid.len()], &valid_labels);
 
         // Plain logistic regression: no dropout, no positive weights, L2 through weight decay,
         // the poster as is (no mirrored copies).
@@ -264,7 +241,7 @@ impl Baselines {
             positive_rate: positive as f64 / known.max(1) as f64,
             prior,
             prior_thresholds,
-            logistic_thresholds: tune(&valid_scores),
+            logistic_thresholds: tune_thresholds(&valid_scores, &valid_labels),
             logistic,
         })
     }

@@ -166,6 +166,17 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[Option<bool>]) -> (f32, f64) 
     (best_threshold, best_f1)
 }
 
+/// Each genre's F1-best threshold for `scores` (a row per poster, a column per genre).
+pub fn tune_thresholds(scores: &[Vec<f32>], labels: &[Labels]) -> Vec<f32> {
+    (0..GENRES.len())
+        .map(|g| {
+            let s: Vec<f32> = scores.iter().map(|r| r[g]).collect();
+            let l: Vec<Option<bool>> = labels.iter().map(|l| l[g]).collect();
+            best_f1_threshold(&s, &l).0
+        })
+        .collect()
+}
+
 /// One genre's figures on a set of posters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GenreFigures {

@@ -11,6 +11,7 @@ use crate::dataset::Collection;
 use crate::metrics::Summary;
 use crate::plots;
 use crate::train::RunLog;
+use crate::training::fit::EpochLoss;
 
 /// One collection's test split, evaluated.
 pub struct SplitReport {
@@ -164,23 +165,9 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
         writeln!(md, "\n![ROC-AUC per genre](report/{file})\n")?;
 
         writeln!(md, "### Per decade\n")?;
-        writeln!(
-            md,
-            "| decade | posters | macro ROC-AUC | micro ROC-AUC | mAP | micro F1 | macro F1 | Jaccard |"
-        )?;
-        writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(md, "{SUMMARY_HEADER}")?;
         for (decade, s) in &split.decades {
-            writeln!(
-                md,
-                "| {decade}s | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} |",
-                s.posters,
-                opt(s.macro_auc),
-                opt(s.micro_auc),
-                opt(s.mean_average_precision),
-                s.micro_f1,
-                s.macro_f1,
-                s.jaccard
-            )?;
+            summary_row(&mut md, &format!("{decade}s"), s)?;
         }
         writeln!(md)?;
     }
@@ -225,32 +212,32 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
         }
         writeln!(
             md,
-            "\n| stage | seconds in the last run (0: done by an earlier run and reused) |\n|---|---:|"
+            "\n| stage | settings | epochs run | best epoch | minutes |\n|---|---|---:|---:|---:|"
         )?;
-        for (stage, s) in &run.seconds {
-            writeln!(md, "| {stage} | {s:.0} |")?;
+        for stage in &run.stages {
+            writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                stage.name,
+                stage.settings,
+                stage.curves.len(),
+                stage.best_epoch,
+                stage
+                    .seconds
+                    .map_or("–".into(), |s| format!("{:.1}", s / 60.0))
+            )?;
         }
         writeln!(
             md,
-            "\nHead: best epoch {} of {}. Top blocks: {}.\n",
-            run.head_best_epoch,
-            run.head_curves.len(),
-            if run.top_curves.is_empty() {
-                "not trained".to_string()
-            } else {
-                format!(
-                    "best epoch {} of {}",
-                    run.top_best_epoch,
-                    run.top_curves.len()
-                )
-            }
+            "\nFeatures computed in the last run: {:.1} minutes (0 when all were cached).\n",
+            run.cache_seconds / 60.0
         )?;
-        let mut stages: Vec<(&str, &[crate::training::fit::EpochLoss])> =
-            vec![("head", &run.head_curves)];
-        if !run.top_curves.is_empty() {
-            stages.push(("top blocks", &run.top_curves));
-        }
-        plots::losses(&plot_dir.join("loss.png"), &stages)?;
+        let curves: Vec<(&str, &[EpochLoss])> = run
+            .stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.curves.as_slice()))
+            .collect();
+        plots::losses(&plot_dir.join("loss.png"), &curves)?;
         writeln!(md, "![Loss curves](report/loss.png)\n")?;
         writeln!(
             md,
@@ -264,6 +251,11 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
     std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+/// The columns of [`summary_row`].
+const SUMMARY_HEADER: &str = "| posters of | posters | macro ROC-AUC | micro ROC-AUC | mAP | \
+    micro F1 | macro F1 | weighted F1 | Jaccard | subset acc. | Hamming loss |\n\
+    |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn summary_row(md: &mut String, name: &str, s: &Summary) -> Result<()> {
     writeln!(

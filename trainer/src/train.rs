@@ -13,7 +13,7 @@ use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
 use onesheet::inference::{Prediction, read_rows_sync};
 use onesheet::model::{GenreClassifier, GenreHeadConfig};
 use onesheet::preprocess::InputSpec;
-use onesheet::{GENRES, pretrained};
+use onesheet::pretrained;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -21,10 +21,10 @@ use crate::dataset::{self, Dataset, Labels};
 use crate::defaults;
 use crate::embed::parse_size;
 use crate::features::{self, CacheSpec, Features};
-use crate::metrics::{Summary, best_f1_threshold};
+use crate::metrics::{Summary, tune_thresholds};
 use crate::split::{Part, Split};
 use crate::training::examples::{Examples, FeatureSource, Input, positive_weights};
-use crate::training::fit::{EpochLoss, StageConfig, fit};
+use crate::training::fit::{StageConfig, StageLog, fit};
 use crate::training::images::ImageSource;
 use crate::training::loader::Source;
 use crate::training::models::{FullModel, HeadModel, Logits, TopModel};
@@ -103,37 +103,14 @@ pub struct Args {
 pub struct RunLog {
     /// Input size.
     pub input: InputSpec,
-    /// Last stage run.
-    pub stage: Stage,
-    /// Seconds per stage: cache, head, top, thresholds.
-    pub seconds: Vec<(String, f64)>,
-    /// Head stage losses per epoch, and its best epoch.
-    pub head_curves: Vec<EpochLoss>,
-    /// Best head epoch.
-    pub head_best_epoch: usize,
-    /// Top stage losses per epoch (empty when not run).
-    pub top_curves: Vec<EpochLoss>,
-    /// Best top epoch (0 when not run).
-    pub top_best_epoch: usize,
-    /// Full fine-tuning losses per epoch (empty when not run).
-    #[serde(default)]
-    pub full_curves: Vec<EpochLoss>,
-    /// Best full fine-tuning epoch (0 when not run).
-    #[serde(default)]
-    pub full_best_epoch: usize,
+    /// Seconds this run spent computing features (0 when all were cached already).
+    pub cache_seconds: f64,
+    /// The stages trained, in order.
+    pub stages: Vec<StageLog>,
     /// Posters per part and collection.
     pub counts: Vec<(String, String, usize)>,
-    /// Duplicate images dropped.
-    pub duplicates: usize,
     /// Validation figures with the tuned thresholds.
     pub validation: Summary,
-    /// Hyper-parameters of the stages.
-    pub head_config: String,
-    /// Hyper-parameters of the top stage.
-    pub top_config: String,
-    /// Hyper-parameters of the full stage.
-    #[serde(default)]
-    pub full_config: String,
 }
 
 /// Everything stage 1 gives the later stages: data, split and cached features.
@@ -237,7 +214,6 @@ pub fn prepare(sources: &Sources, size: (u32, u32)) -> Result<Prepared> {
 pub fn run(args: Args) -> Result<()> {
     let prepared = prepare(&args.sources, args.size)?;
     let (work, seed) = (&args.sources.work, args.sources.seed);
-    let mut seconds = vec![("cache".to_string(), prepared.cache_seconds)];
     let plain = args.backend.device()?;
     let device = plain.clone().autodiff();
     let train_rows = prepared.rows(Part::Train, None);
@@ -270,7 +246,6 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     // Stage 2: the head on pooled embeddings.
-    let started = Instant::now();
     let head_config = StageConfig::new()
         .with_data(prepared.fingerprint())
         .with_epochs(args.head_epochs)
@@ -290,13 +265,11 @@ pub fn run(args: Args) -> Result<()> {
         &device,
         args.stop_after_epoch,
     )?;
-    seconds.push(("head".into(), started.elapsed().as_secs_f64()));
-    eprintln!("head: best epoch {}", head.best_epoch);
+    eprintln!("head: best epoch {}", head.log.best_epoch);
+    let mut stages = vec![head.log];
 
     let mut backbone = prepared.pretrained.backbone.clone();
     let mut genre_head = head.model.head.clone();
-    let mut top_curves = Vec::new();
-    let mut top_best_epoch = 0;
     let top_config = StageConfig::new()
         .with_data(prepared.fingerprint())
         .with_epochs(args.top_epochs)
@@ -313,11 +286,9 @@ pub fn run(args: Args) -> Result<()> {
         .with_weight_decay(5e-2)
         .with_patience(2)
         .with_seed(seed);
-    let (mut full_curves, mut full_best_epoch) = (Vec::new(), 0);
     // Validation scores of the final model (thresholds are tuned on them).
     let mut valid_scores = scores_of::<_, 2>(&head.model.valid(), pooled(&valid).as_ref(), &plain)?;
     if args.stage >= Stage::Top {
-        let started = Instant::now();
         // `train()`: parameters that came out of an earlier stage's `valid()` track no grads.
         let top = TopModel::new(&backbone, genre_head.clone())
             .train()
@@ -331,16 +302,13 @@ pub fn run(args: Args) -> Result<()> {
             &device,
             None,
         )?;
-        seconds.push(("top".into(), started.elapsed().as_secs_f64()));
-        eprintln!("top blocks: best epoch {}", top.best_epoch);
-        top_curves = top.curves;
-        top_best_epoch = top.best_epoch;
+        eprintln!("top blocks: best epoch {}", top.log.best_epoch);
+        stages.push(top.log);
         let model = top.model.valid();
         valid_scores = scores_of::<_, 4>(&model, tap(&valid).as_ref(), &plain)?;
         (backbone, genre_head) = model.into_backbone(backbone);
     }
     if args.stage >= Stage::Full {
-        let started = Instant::now();
         let images = |rows: &[(usize, Labels)]| -> Arc<dyn Source<4>> {
             let posters = rows
                 .iter()
@@ -369,28 +337,18 @@ pub fn run(args: Args) -> Result<()> {
             &device,
             None,
         )?;
-        seconds.push(("full".into(), started.elapsed().as_secs_f64()));
-        eprintln!("full fine-tuning: best epoch {}", full.best_epoch);
-        full_curves = full.curves;
-        full_best_epoch = full.best_epoch;
+        eprintln!("full fine-tuning: best epoch {}", full.log.best_epoch);
+        stages.push(full.log);
         let model = full.model.valid();
         valid_scores = scores_of::<_, 4>(&model, images(&valid_rows).as_ref(), &plain)?;
         (backbone, genre_head) = (model.model.backbone, model.model.head);
     }
 
     // Decisions: the F1-best threshold per genre on validation.
-    let started = Instant::now();
     let valid_labels: Vec<Labels> = valid_rows.iter().map(|(_, l)| *l).collect();
-    let thresholds: Vec<f32> = (0..GENRES.len())
-        .map(|g| {
-            let s: Vec<f32> = valid_scores.iter().map(|r| r[g]).collect();
-            let l: Vec<Option<bool>> = valid_labels.iter().map(|l| l[g]).collect();
-            best_f1_threshold(&s, &l).0
-        })
-        .collect();
+    let thresholds = tune_thresholds(&valid_scores, &valid_labels);
     let decisions = decisions_of(&valid_scores, &thresholds);
     let validation = Summary::new(&valid_scores, &decisions, &valid_labels);
-    seconds.push(("thresholds".into(), started.elapsed().as_secs_f64()));
     eprintln!(
         "validation: macro ROC-AUC {:.4}, micro F1 {:.4}, macro F1 {:.4}",
         validation.macro_auc.unwrap_or(f64::NAN),
@@ -403,35 +361,7 @@ pub fn run(args: Args) -> Result<()> {
         backbone: backbone.fork(&flex),
         head: genre_head.fork(&flex),
     };
-    let recipe = format!(
-        "input {}x{} (whole poster, stretched); stage 1: frozen ImageNet MobileNetV2 features of \
-         each poster and its mirror image; stage 2: genre head (dropout 0.3, masked BCE with \
-         √(neg/pos) positive weights, AdamW lr 1e-3 wd 1e-2, cosine, early stopping on \
-         validation loss, best epoch {}){}; thresholds: F1-best per genre on validation; seed {}",
-        args.size.0,
-        args.size.1,
-        head.best_epoch,
-        [
-            if args.stage >= Stage::Top {
-                format!(
-                    "; stage 3: last inverted-residual block + last 1×1 conv + head fine-tuned \
-                     on cached activations (AdamW lr 2e-4 wd 5e-2, best epoch {top_best_epoch})"
-                )
-            } else {
-                String::new()
-            },
-            if args.stage >= Stage::Full {
-                format!(
-                    "; stage 4: whole network on images with random mirror and crop (AdamW lr \
-                     5e-5 wd 5e-2, best epoch {full_best_epoch})"
-                )
-            } else {
-                String::new()
-            },
-        ]
-        .concat(),
-        seed
-    );
+    let recipe = recipe(args.size, seed, &stages);
     let mut manifest = Manifest::new(
         prepared.input.clone(),
         0.5,
@@ -486,25 +416,36 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     let log = RunLog {
         input: prepared.input,
-        stage: args.stage,
-        seconds,
-        head_curves: head.curves,
-        head_best_epoch: head.best_epoch,
-        top_curves,
-        top_best_epoch,
-        full_curves,
-        full_best_epoch,
+        cache_seconds: prepared.cache_seconds,
+        stages,
         counts,
-        duplicates: prepared.dataset.duplicates.len(),
         validation,
-        head_config: head_config.to_string(),
-        top_config: top_config.to_string(),
-        full_config: full_config.to_string(),
     };
     let path = work.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&log)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// What each stage did, in the words of the bundle's provenance.
+fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog]) -> String {
+    let mut recipe = format!(
+        "input {}x{} (whole poster, stretched); features: frozen ImageNet MobileNetV2 on each \
+         poster and its mirror image",
+        size.0, size.1
+    );
+    for stage in stages {
+        let what = match stage.name.as_str() {
+            "head" => "genre head (dropout 0.3) on cached embeddings",
+            "top" => "last inverted-residual block + last 1×1 conv + head on cached activations",
+            _ => "whole network on images with random mirror and crop",
+        };
+        recipe += &format!(
+            "; {}: {what}, masked BCE with √(neg/pos) positive weights, {}; best epoch {}",
+            stage.name, stage.settings, stage.best_epoch
+        );
+    }
+    recipe + &format!("; thresholds: F1-best per genre on validation; seed {seed}")
 }
 
 /// Sigmoid scores of a trained stage model on every example, in order.

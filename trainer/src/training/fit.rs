@@ -52,14 +52,39 @@ pub struct StageConfig {
     pub seed: u64,
 }
 
+impl StageConfig {
+    /// The settings in a phrase, for the recipe and the report.
+    pub fn summary(&self) -> String {
+        format!(
+            "AdamW lr {:e} (cosine), weight decay {:e}, batch {}, at most {} epochs, early stop \
+             after {} without a better validation loss",
+            self.learning_rate, self.weight_decay, self.batch_size, self.epochs, self.patience
+        )
+    }
+}
+
 /// A stage's outcome.
 pub struct Fitted<M> {
     /// The model at the epoch with the lowest validation loss.
     pub model: M,
-    /// That epoch.
-    pub best_epoch: usize,
+    /// What the run was.
+    pub log: StageLog,
+}
+
+/// A finished stage, as the run log and the report show it: all read back from its directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StageLog {
+    /// The stage (its directory's name under the working directory).
+    pub name: String,
+    /// [`StageConfig::summary`].
+    pub settings: String,
     /// Mean training and validation loss per epoch.
     pub curves: Vec<EpochLoss>,
+    /// The epoch kept: the lowest validation loss.
+    pub best_epoch: usize,
+    /// Wall time from the first epoch's start to the stage's end (pauses between a kill and
+    /// the resume included).
+    pub seconds: Option<f64>,
 }
 
 /// One epoch's mean losses.
@@ -184,9 +209,22 @@ where
         .map_err(|e| anyhow!("loading checkpoint {}: {e:?}", path.display()))?;
     Ok(Fitted {
         model: model.load_record(record),
-        best_epoch,
-        curves,
+        log: StageLog {
+            name: stage_name(dir),
+            settings: config.summary(),
+            seconds: stage_seconds(dir),
+            curves,
+            best_epoch,
+        },
     })
+}
+
+/// From burn's first epoch directory to the `finished` marker, by their modification times.
+fn stage_seconds(dir: &Path) -> Option<f64> {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let start = modified(dir.join("train").join("epoch-1"))?;
+    let end = modified(dir.join("finished"))?;
+    Some(end.duration_since(start).ok()?.as_secs_f64())
 }
 
 fn stage_name(dir: &Path) -> String {

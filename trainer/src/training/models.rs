@@ -1,5 +1,7 @@
 //! What each training stage fits, as burn-train learner models: the genre head on pooled
-//! embeddings (stage 2), and the top blocks + head on cached activations (stage 3).
+//! embeddings (stage 2), the top blocks + head on cached activations (stage 3), the whole
+//! network on images (stage 4). Each says how it turns its input into logits ([`Logits`]);
+//! the training and validation steps around that are the same for all.
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -12,11 +14,23 @@ use super::examples::Batch;
 use super::loss::masked_bce;
 use crate::features::TAP_BLOCK;
 
+/// Logits of a stage's model on a batch of its inputs: `[batch, genres]`.
+pub trait Logits<const D: usize> {
+    /// Runs the model.
+    fn logits_of(&self, inputs: Tensor<D>) -> Tensor<2>;
+}
+
 /// Stage 2: the genre head alone, reading cached pooled embeddings.
 #[derive(Module, Debug)]
 pub struct HeadModel {
     /// The head being trained.
     pub head: GenreHead,
+}
+
+impl Logits<2> for HeadModel {
+    fn logits_of(&self, embeddings: Tensor<2>) -> Tensor<2> {
+        self.head.forward(embeddings)
+    }
 }
 
 /// Stage 3: the last inverted-residual block(s), the 1×1 convolution to 1280 and the head,
@@ -29,39 +43,6 @@ pub struct TopModel {
     pub last: ConvRelu6,
     /// The genre head.
     pub head: GenreHead,
-}
-
-/// Stage 4: the whole network on (augmented) images. The backbone's batch norms are folded
-/// into its convolutions, so there are no statistics to freeze.
-#[derive(Module, Debug)]
-pub struct FullModel {
-    /// Backbone and head.
-    pub model: GenreClassifier,
-}
-
-impl TrainStep for FullModel {
-    type Input = Batch<4>;
-    type Output = MultiLabelClassificationOutput;
-
-    fn step(&self, batch: Batch<4>) -> TrainOutput<Self::Output> {
-        let out = output(self.model.forward(batch.inputs.clone()), batch);
-        TrainOutput::new(self, out.loss.backward(), out)
-    }
-}
-
-impl InferenceStep for FullModel {
-    type Input = Batch<4>;
-    type Output = MultiLabelClassificationOutput;
-
-    fn step(&self, batch: Batch<4>) -> Self::Output {
-        output(self.model.forward(batch.inputs.clone()), batch)
-    }
-}
-
-impl Logits<4> for FullModel {
-    fn logits_of(&self, inputs: Tensor<4>) -> Tensor<2> {
-        self.model.forward(inputs)
-    }
 }
 
 impl TopModel {
@@ -81,13 +62,30 @@ impl TopModel {
         backbone.last = self.last;
         (backbone, self.head)
     }
+}
 
-    fn logits(&self, tap: Tensor<4>) -> Tensor<2> {
+impl Logits<4> for TopModel {
+    fn logits_of(&self, tap: Tensor<4>) -> Tensor<2> {
         let x = self.blocks.iter().fold(tap, |x, block| block.forward(x));
         self.head.forward(global_average_pool(self.last.forward(x)))
     }
 }
 
+/// Stage 4: the whole network on (augmented) images. The backbone's batch norms are folded
+/// into its convolutions, so there are no statistics to freeze.
+#[derive(Module, Debug)]
+pub struct FullModel {
+    /// Backbone and head.
+    pub model: GenreClassifier,
+}
+
+impl Logits<4> for FullModel {
+    fn logits_of(&self, images: Tensor<4>) -> Tensor<2> {
+        self.model.forward(images)
+    }
+}
+
+/// The loss of `logits` against the batch's labels, with what burn-train's metrics read.
 fn output<const D: usize>(logits: Tensor<2>, batch: Batch<D>) -> MultiLabelClassificationOutput {
     let loss = masked_bce(
         logits.clone(),
@@ -98,58 +96,30 @@ fn output<const D: usize>(logits: Tensor<2>, batch: Batch<D>) -> MultiLabelClass
     MultiLabelClassificationOutput::new(loss, logits, batch.targets.int())
 }
 
-impl TrainStep for HeadModel {
-    type Input = Batch<2>;
-    type Output = MultiLabelClassificationOutput;
+/// burn-train's steps for a stage model (its traits are foreign, so no blanket impl).
+macro_rules! learner_steps {
+    ($model:ty, $rank:literal) => {
+        impl TrainStep for $model {
+            type Input = Batch<$rank>;
+            type Output = MultiLabelClassificationOutput;
 
-    fn step(&self, batch: Batch<2>) -> TrainOutput<Self::Output> {
-        let out = output(self.head.forward(batch.inputs.clone()), batch);
-        TrainOutput::new(self, out.loss.backward(), out)
-    }
+            fn step(&self, batch: Batch<$rank>) -> TrainOutput<Self::Output> {
+                let out = output(self.logits_of(batch.inputs.clone()), batch);
+                TrainOutput::new(self, out.loss.backward(), out)
+            }
+        }
+
+        impl InferenceStep for $model {
+            type Input = Batch<$rank>;
+            type Output = MultiLabelClassificationOutput;
+
+            fn step(&self, batch: Batch<$rank>) -> Self::Output {
+                output(self.logits_of(batch.inputs.clone()), batch)
+            }
+        }
+    };
 }
 
-impl InferenceStep for HeadModel {
-    type Input = Batch<2>;
-    type Output = MultiLabelClassificationOutput;
-
-    fn step(&self, batch: Batch<2>) -> Self::Output {
-        output(self.head.forward(batch.inputs.clone()), batch)
-    }
-}
-
-impl TrainStep for TopModel {
-    type Input = Batch<4>;
-    type Output = MultiLabelClassificationOutput;
-
-    fn step(&self, batch: Batch<4>) -> TrainOutput<Self::Output> {
-        let out = output(self.logits(batch.inputs.clone()), batch);
-        TrainOutput::new(self, out.loss.backward(), out)
-    }
-}
-
-impl InferenceStep for TopModel {
-    type Input = Batch<4>;
-    type Output = MultiLabelClassificationOutput;
-
-    fn step(&self, batch: Batch<4>) -> Self::Output {
-        output(self.logits(batch.inputs.clone()), batch)
-    }
-}
-
-/// Logits of a trained model on a batch, for evaluation: `[batch, genres]`.
-pub trait Logits<const D: usize> {
-    /// Runs the model.
-    fn logits_of(&self, inputs: Tensor<D>) -> Tensor<2>;
-}
-
-impl Logits<2> for HeadModel {
-    fn logits_of(&self, inputs: Tensor<2>) -> Tensor<2> {
-        self.head.forward(inputs)
-    }
-}
-
-impl Logits<4> for TopModel {
-    fn logits_of(&self, inputs: Tensor<4>) -> Tensor<2> {
-        self.logits(inputs)
-    }
-}
+learner_steps!(HeadModel, 2);
+learner_steps!(TopModel, 4);
+learner_steps!(FullModel, 4);
