@@ -4,10 +4,13 @@
 # wasm-opt takes minutes: when wasm-bindgen's output is unchanged since the last build, the
 # optimised www/pkg is kept as it is.
 #
-#   scripts/build-wasm.sh            # optimised (profile wasm-release)
-#   ONESHEET_WASM_PROFILE=dev ...    # quick, unoptimised
+#   scripts/build-wasm.sh                    # optimised (profile wasm-release)
+#   ONESHEET_WASM_PROFILE=dev ...            # quick, unoptimised
+#   ONESHEET_WASM_FEATURES=testing ...       # with the browser tests' hooks (scripts/test.sh)
+#   ONESHEET_WASM_LINT=1 ...                 # compiled through clippy, warnings fail the build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 profile=${ONESHEET_WASM_PROFILE:-wasm-release}
 case "$profile" in
@@ -15,14 +18,19 @@ case "$profile" in
   *) profile_flag=(--profile "$profile") ;;
 esac
 
-target=${CARGO_TARGET_DIR:-target}
+features=${ONESHEET_WASM_FEATURES:-}
+feature_flags=()
+[ -n "$features" ] && feature_flags=(-- --features "$features")
+
 case "$target" in /*) ;; *) target=$PWD/$target ;; esac
 stage=$target/wasm-pkg
 rm -rf "$stage"
-wasm-pack build --target web --mode no-install --no-opt --no-pack "${profile_flag[@]}" \
-  --out-dir "$stage"
+lint=()
+[ "${ONESHEET_WASM_LINT:-}" = 1 ] && lint=(linted)
+"${lint[@]}" wasm-pack build --target web --mode no-install --no-opt --no-pack "${profile_flag[@]}" \
+  --out-dir "$stage" "${feature_flags[@]}"
 
-stamp="$profile $(sha256sum "$stage/onesheet_bg.wasm" | cut -d' ' -f1)"
+stamp="$profile features=[$features] $(sha256sum "$stage/onesheet_bg.wasm" | cut -d' ' -f1)"
 if [ -f www/pkg/onesheet_bg.wasm ] && [ "$(cat www/pkg/.built-from 2>/dev/null)" = "$stamp" ]; then
   echo "www/pkg is up to date"
 else

@@ -13,14 +13,19 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 native_tests() {
+  step "cargo build of every test target, linted (clippy's lints, warnings denied)"
+  linted cargo test --workspace --locked --no-run
+
   step "cargo test (native: flex and wgpu)"
-  cargo test --workspace --locked
+  with_clippy cargo test --workspace --locked
 
   step "test bundle (pretrained backbone, untrained head, f32)"
   # The binary `cargo test` built: `cargo run -p` alone would resolve features anew and rebuild.
   "$target/debug/onesheet" export --untrained-head --f32 --out "$target/test-bundle.safetensors"
 }
-beside_wasm_build native_tests
+# The browser tests drive the test-only hooks (a deliberate panic), so their wasm has them; the
+# wasm crate is linted as it is built (src/wasm/ exists only on that target).
+ONESHEET_WASM_FEATURES=testing ONESHEET_WASM_LINT=1 beside_wasm_build native_tests
 
 step "browser tests (headless Chromium; screenshots in $target/browser-artifacts)"
 node --test --test-reporter=spec tests/browser/

@@ -126,38 +126,45 @@ impl Manifest {
         self.genres.iter().map(|g| g.threshold).collect()
     }
 
-    fn validate(&self) -> Result<(), BundleError> {
+    /// Checks every field a model run reads, so a bundle whose checksum is right can still not
+    /// crash its user: the architecture; the input size and normalisation (see
+    /// [`InputSpec::check`]: each side 32 to 2048 pixels, at most 4:1, a mean within 0–255, a
+    /// positive std); the 19 TMDb genres, in order; and thresholds within [0, 1]. The message
+    /// names the field.
+    ///
+    /// [`Bundle::from_bytes`] and [`Bundle::read_manifest`] call it before the checksum or the
+    /// weights are looked at, and [`Bundle::to_bytes`] before anything is written.
+    pub fn validate(&self) -> Result<(), BundleError> {
         let invalid = |message: String| Err(BundleError::Manifest(message));
         if self.architecture != ARCHITECTURE {
-            return invalid(format!("unknown architecture `{}`", self.architecture));
-        }
-        if self.input.width == 0 || self.input.height == 0 {
             return invalid(format!(
-                "input size {}×{}",
-                self.input.width, self.input.height
+                "unknown architecture `{}` (this build runs `{ARCHITECTURE}`)",
+                self.architecture
             ));
         }
-        if self.input.std.iter().any(|s| !s.is_normal()) {
-            return invalid("input std must be non-zero".into());
-        }
-        if self.genres.len() != NUM_GENRES
-            || self
-                .genres
-                .iter()
-                .zip(GENRES)
-                .any(|(a, b)| a.id != b.id || a.name != b.name)
-        {
-            return invalid("the genre list is not the 19 TMDb genres in order".into());
-        }
-        if let Some(g) = self
-            .genres
-            .iter()
-            .find(|g| !(0.0..=1.0).contains(&g.threshold))
-        {
+        self.input
+            .check()
+            .map_err(|e| BundleError::Manifest(e.to_string()))?;
+        if self.genres.len() != NUM_GENRES {
             return invalid(format!(
-                "threshold {} for {} is outside [0, 1]",
-                g.threshold, g.name
+                "the manifest lists {} genres; the model has the {NUM_GENRES} TMDb genres",
+                self.genres.len()
             ));
+        }
+        for (i, (genre, expected)) in self.genres.iter().zip(GENRES).enumerate() {
+            if genre.id != expected.id || genre.name != expected.name {
+                return invalid(format!(
+                    "genre {i} is `{}` (id {}); the model's is `{}` (id {})",
+                    genre.name, genre.id, expected.name, expected.id
+                ));
+            }
+            // Written so that NaN fails.
+            if !(0.0..=1.0).contains(&genre.threshold) {
+                return invalid(format!(
+                    "the threshold for {} is {}; it must be within [0, 1]",
+                    genre.name, genre.threshold
+                ));
+            }
         }
         Ok(())
     }
@@ -311,9 +318,5 @@ fn checksum(manifest_json: &str, tensors: &SafeTensors<'_>) -> String {
         hasher.update(format!("{:?}{:?}", view.dtype(), view.shape()).as_bytes());
         hasher.update(view.data());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", hasher.finalize())
 }

@@ -1,12 +1,11 @@
 //! Inference shared by the CLI and the browser: preprocess, run, read back, decide.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::bundle::Bundle;
-use crate::genres::GENRES;
 use crate::model::{ModelInput, batch};
+use crate::prediction::Prediction;
 use crate::preprocess::{self, DecodeLimits, PreprocessError};
 
 /// Why inference failed.
@@ -18,35 +17,6 @@ pub enum InferenceError {
     /// The backend failed to run the model or read its output.
     #[error("the backend failed: {0}")]
     Backend(String),
-}
-
-/// One poster's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
-    /// Per-genre probability, in [`GENRES`] order.
-    pub scores: Vec<f32>,
-    /// Indices of the predicted genres, best first; never empty.
-    pub genres: Vec<usize>,
-}
-
-impl Prediction {
-    /// Applies per-genre thresholds; a poster always gets at least its top-scoring genre.
-    pub fn decide(scores: Vec<f32>, thresholds: &[f32]) -> Self {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let genres = order
-            .iter()
-            .enumerate()
-            .filter(|&(rank, &g)| rank == 0 || scores[g] >= thresholds[g])
-            .map(|(_, &g)| g)
-            .collect();
-        Self { scores, genres }
-    }
-
-    /// The predicted genres' names, best first.
-    pub fn genre_names(&self) -> Vec<&'static str> {
-        self.genres.iter().map(|&g| GENRES[g].name).collect()
-    }
 }
 
 /// A loaded bundle on a device, ready to classify posters.
@@ -128,21 +98,4 @@ fn rows_of(data: TensorData, k: usize) -> Result<Vec<Vec<f32>>, InferenceError> 
         .try_into_vec::<f32>()
         .map_err(|e| InferenceError::Backend(format!("{e:?}")))?;
     Ok(values.chunks(k).map(<[f32]>::to_vec).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decide_keeps_genres_over_threshold_best_first() {
-        let p = Prediction::decide(vec![0.2, 0.9, 0.6], &[0.1, 0.5, 0.7]);
-        assert_eq!(p.genres, vec![1, 0]);
-    }
-
-    #[test]
-    fn decide_always_keeps_the_top_genre() {
-        let p = Prediction::decide(vec![0.2, 0.3, 0.1], &[0.5, 0.5, 0.5]);
-        assert_eq!(p.genres, vec![1]);
-    }
 }

@@ -2,19 +2,24 @@
 //!
 //! This crate holds what every face of onesheet shares: the MobileNetV2 genre model
 //! ([`model`]), loading the pretrained backbone ([`pretrained`]), turning image bytes into model
-//! input ([`preprocess`]), the model bundle ([`bundle`]) and inference on top of them
-//! ([`inference`]). It compiles natively (for the trainer and CLI) and to WebAssembly, where
+//! input ([`preprocess`]), the model bundle ([`bundle`]), inference on top of them
+//! ([`inference`]), and the contracts every face keeps: one result and its serialisation
+//! ([`prediction`]) and one backend vocabulary ([`backend`]). It compiles natively (for the trainer and CLI) and to WebAssembly, where
 //! [`wasm`] is the browser API.
 
+pub mod backend;
 pub mod bundle;
 pub mod genres;
 pub mod inference;
 pub mod model;
+pub mod prediction;
 pub mod preprocess;
 pub mod pretrained;
 #[cfg(target_family = "wasm")]
 pub mod wasm;
 
+pub use backend::Backend;
 pub use bundle::{Bundle, BundleError, Manifest};
 pub use genres::{GENRES, Genre, NUM_GENRES};
+pub use prediction::Prediction;
 pub use preprocess::{DecodeLimits, InputSpec, PreprocessError};

@@ -10,6 +10,10 @@ use thiserror::Error;
 
 use crate::model::{FEATURES, ImageNetClassifier, MobileNetV2Config};
 
+/// What the weights this module loads are, for a bundle's provenance.
+pub const DESCRIPTION: &str =
+    "MobileNetV2 1.0 ImageNet (TensorFlow QAT, dequantized, batch norm folded; torchvision layout)";
+
 /// Classes of the pretrained ImageNet classifier (index 0 is "background").
 pub const IMAGENET_CLASSES: usize = 1001;
 
@@ -164,10 +168,8 @@ fn check_batch_norms_folded(bytes: &[u8]) -> Result<(), WeightsError> {
                     view.dtype()
                 )));
             }
-            let off = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            let off = bytemuck::pod_collect_to_vec::<u8, f32>(view.data())
+                .into_iter()
                 .any(|x| (x - value).abs() > 1e-6);
             if off {
                 return Err(WeightsError::UnfoldedBatchNorm(norm.to_string()));

@@ -187,3 +187,120 @@ fn manifest_reads_without_weights() {
             .any(|n| n.starts_with("backbone.blocks.16."))
     );
 }
+
+/// What `validate` says about `manifest`, which must be refused.
+fn manifest_error(manifest: &Manifest, what: &str) -> String {
+    match manifest.validate() {
+        Ok(()) => panic!("{what}: accepted"),
+        Err(BundleError::Manifest(message)) => {
+            println!("{what}: {message}");
+            message
+        }
+        Err(other) => panic!("{what}: {other:?}"),
+    }
+}
+
+#[test]
+fn every_manifest_field_a_run_reads_is_validated() {
+    let good = Manifest::new(spec(), 0.5, Provenance::default());
+    good.validate().expect("the test manifest is valid");
+
+    let with = |edit: &dyn Fn(&mut Manifest)| {
+        let mut manifest = good.clone();
+        edit(&mut manifest);
+        manifest
+    };
+    // (the edit, what the message must name)
+    let cases: Vec<(Manifest, &str)> = vec![
+        (with(&|m| m.architecture = "resnet50".into()), "resnet50"),
+        // 30 GB of input per poster.
+        (with(&|m| m.input.width = 100_000), "100000×128"),
+        (
+            with(&|m| (m.input.width, m.input.height) = (100_000, 100_000)),
+            "100000×100000",
+        ),
+        // A minute and 1.7 GB per poster.
+        (
+            with(&|m| (m.input.width, m.input.height) = (4_000_000, 1)),
+            "4000000×1",
+        ),
+        // 3 × width × height overflows a 32-bit usize.
+        (
+            with(&|m| (m.input.width, m.input.height) = (u32::MAX, u32::MAX)),
+            "4294967295×4294967295",
+        ),
+        (with(&|m| m.input.height = 0), "96×0"),
+        (with(&|m| m.input.width = 16), "16×128"),
+        (with(&|m| m.input.height = 2049), "96×2049"),
+        (with(&|m| m.input.height = 400), "96×400"),
+        (with(&|m| m.input.mean[0] = f32::NAN), "mean[0]"),
+        (with(&|m| m.input.mean[1] = 256.0), "mean[1]"),
+        (with(&|m| m.input.mean[2] = -0.5), "mean[2]"),
+        (with(&|m| m.input.std[0] = 0.0), "std[0]"),
+        (with(&|m| m.input.std[1] = -127.5), "std[1]"),
+        (with(&|m| m.input.std[2] = f32::INFINITY), "std[2]"),
+        (with(&|m| m.input.std[2] = f32::NAN), "std[2]"),
+        (with(&|m| m.input.std[0] = 1e-38), "std[0]"),
+        (with(&|m| m.genres[2].threshold = f32::NAN), "Animation"),
+        (with(&|m| m.genres[0].threshold = 1.5), "Action"),
+        (with(&|m| m.genres[18].threshold = -0.01), "Western"),
+        (with(&|m| m.genres[4].threshold = f32::INFINITY), "Crime"),
+        (with(&|m| m.genres.truncate(7)), "7 genres"),
+        (with(&|m| m.genres.swap(0, 1)), "genre 0"),
+        (with(&|m| m.genres[3].name = "Comedy!".into()), "Comedy!"),
+        (with(&|m| m.genres[3].id = 36), "id 36"),
+    ];
+    for (manifest, names) in &cases {
+        let message = manifest_error(manifest, names);
+        assert!(message.contains(names), "`{message}` should name {names}");
+    }
+    for threshold in [0.0, 1.0] {
+        with(&|m| m.genres[2].threshold = threshold)
+            .validate()
+            .expect("the ends of [0, 1] are valid thresholds");
+    }
+}
+
+/// The bundle with the first `from` in its header replaced by `to`, the header padded to a
+/// multiple of 8 bytes as safetensors writers do.
+fn edit_header(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().expect("8")) as usize;
+    let header = String::from_utf8(bytes[8..header_end].to_vec()).expect("utf8");
+    let mut edited = header.trim_end().replacen(from, to, 1);
+    assert_ne!(edited, header.trim_end(), "the test found `{from}` to edit");
+    while edited.len() % 8 != 0 {
+        edited.push(' ');
+    }
+    let mut out = (edited.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(edited.as_bytes());
+    out.extend_from_slice(&bytes[header_end..]);
+    out
+}
+
+#[test]
+fn a_bundle_asking_for_a_hostile_input_size_is_refused_on_load() {
+    let device = Device::flex();
+    let bytes = untrained_bundle(&device)
+        .to_bytes(Precision::F16)
+        .expect("writes");
+    for (from, to, names) in [
+        ("\\\"width\\\":96,", "\\\"width\\\":100000,", "100000×128"),
+        ("\\\"width\\\":96,", "\\\"width\\\":4000000,", "4000000×128"),
+        ("\\\"height\\\":128,", "\\\"height\\\":1,", "96×1"),
+        ("\\\"std\\\":[127.5,", "\\\"std\\\":[0.0,", "std[0]"),
+        ("\\\"mean\\\":[127.5,", "\\\"mean\\\":[1e9,", "mean[0]"),
+        ("\\\"threshold\\\":0.5", "\\\"threshold\\\":1.5", "Action"),
+    ] {
+        let hostile = edit_header(&bytes, from, to);
+        // The manifest is checked before the checksum: a re-signed bundle gets the same error.
+        for error in [
+            expect_refused(&hostile, names),
+            Bundle::read_manifest(&hostile).expect_err("manifest refused"),
+        ] {
+            assert!(
+                matches!(&error, BundleError::Manifest(m) if m.contains(names)),
+                "{names}: {error:?}"
+            );
+        }
+    }
+}

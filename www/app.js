@@ -1,13 +1,20 @@
 // The drop page: posters in (drop, paste, pick), genres out. The model runs in a worker behind
 // onesheet-client.js; this file is only the page. Every name and message from a file or the
 // model is written with textContent: nothing here parses HTML.
-import { OnesheetClient } from './onesheet-client.js';
+//
+// Files are read lazily: each dropped file gets its row at once, but its bytes (and its
+// thumbnail) are read only when the model is nearly free, at most MAX_IN_FLIGHT at a time, so
+// a drop of a thousand posters holds two of them in memory, not all. Clear drops what waits.
+import { OnesheetClient, allowedUrl } from './onesheet-client.js';
 
 const params = new URLSearchParams(location.search);
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 const requested = BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto';
-/** Over this, a file is refused before it is read: no poster scan is this big. */
-const MAX_FILE_BYTES = 200 * 1024 * 1024;
+const MiB = 1024 * 1024;
+/** Over this, a file is refused before it is read or previewed: no poster scan is this big. */
+const MAX_FILE_BYTES = 64 * MiB;
+/** Posters handed to the model at once: one running and one read and waiting behind it. */
+const MAX_IN_FLIGHT = 2;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -27,10 +34,24 @@ const ui = {
   modelInfo: $('model-info'),
 };
 
-const client = new OnesheetClient({
-  model: params.get('model') ?? 'models/onesheet.safetensors',
-  backend: requested,
-});
+/**
+ * The model the page loads. `?model=` is anyone's link, so it may only name a bundle on this
+ * site (http or https): another origin or a data:, blob: or file: URL is refused here, before
+ * anything is fetched; the client and its worker hold to the same rule.
+ */
+let modelUrl = null;
+/** Why the model cannot start, when `?model=` was refused. */
+let refused = null;
+try {
+  modelUrl = allowedUrl(params.get('model') ?? 'models/onesheet.safetensors', {
+    base: location.href,
+    what: 'the model',
+  });
+} catch (error) {
+  refused = `${error.message}. Ask for a model with ?model=/models/NAME.safetensors (a file on this site).`;
+}
+
+const client = refused ? null : new OnesheetClient({ model: modelUrl, backend: requested });
 // For the console and the browser tests.
 globalThis.onesheetClient = client;
 
@@ -48,7 +69,7 @@ const PHASES = {
   restarting: 'The model crashed and is restarting…',
 };
 
-client.addEventListener('progress', ({ detail }) => {
+client?.addEventListener('progress', ({ detail }) => {
   downloads[detail.resource] = detail;
   const parts = Object.values(downloads);
   const loaded = parts.reduce((sum, p) => sum + p.loaded, 0);
@@ -64,7 +85,7 @@ client.addEventListener('progress', ({ detail }) => {
     : `Downloading the model: ${megabytes(loaded)} of ${megabytes(total)}`;
 });
 
-client.addEventListener('status', ({ detail }) => {
+client?.addEventListener('status', ({ detail }) => {
   if (detail.phase === 'ready') return; // the ready event has the details
   if (detail.phase === 'failed') {
     showLoading(false);
@@ -82,7 +103,7 @@ client.addEventListener('status', ({ detail }) => {
   if (detail.phase === 'restarting') announce(`${text} (${detail.message})`);
 });
 
-client.addEventListener('ready', ({ detail }) => {
+client?.addEventListener('ready', ({ detail }) => {
   performance.mark('onesheet:ready');
   showLoading(false);
   document.body.dataset.backend = detail.backend;
@@ -102,7 +123,7 @@ client.addEventListener('ready', ({ detail }) => {
 
 /** Why the model last crashed, until the fresh one is ready. */
 let restartedAfter = null;
-client.addEventListener('restart', ({ detail }) => {
+client?.addEventListener('restart', ({ detail }) => {
   restartedAfter = detail.reason;
 });
 
@@ -111,8 +132,15 @@ ui.backend.addEventListener('change', () => {
   const url = new URL(location.href);
   url.searchParams.set('backend', ui.backend.value);
   history.replaceState(null, '', url);
-  client.setBackend(ui.backend.value).catch(() => {}); // shown by the status listener
+  client?.setBackend(ui.backend.value).catch(() => {}); // shown by the status listener
 });
+
+if (refused) {
+  showLoading(false);
+  ui.backend.disabled = true;
+  ui.modelInfo.textContent = 'none';
+  announce(`The model could not start: ${refused}`);
+}
 
 function showLoading(on) {
   ui.progress.closest('.load').hidden = !on;
@@ -160,31 +188,77 @@ function addFiles(fileList, fallbackName = 'image') {
   const files = [...fileList];
   if (!files.length) return;
   announce(`Classifying ${files.length === 1 ? 'one poster' : `${files.length} posters`}…`);
-  for (const file of files) classifyFile(file, file.name || fallbackName);
+  for (const file of files) enqueue(file, file.name || fallbackName);
+  updateSummary();
+  updateButtons();
+  pump();
 }
 
-// ---- one poster -------------------------------------------------------------------------------
+// ---- one poster at a time ----------------------------------------------------------------------
 
-async function classifyFile(file, name) {
+/** Posters with a row but not yet read: { file, entry, card, signal }. */
+const waiting = [];
+/** Posters being read or with the model, not yet answered. */
+let inFlight = 0;
+/** Aborted by Clear: what was read or sent before it is cancelled, and its answer dropped. */
+let session = new AbortController();
+/** Thumbnails' object URLs not yet revoked. */
+const objectUrls = new Set();
+
+function enqueue(file, name) {
   const entry = { name, size: file.size, type: file.type };
   results.push(entry);
   const card = newCard(name);
-  updateButtons();
+  // Before anything reads the file or draws it.
+  if (file.size > MAX_FILE_BYTES) {
+    noPreview(card.thumb);
+    finish(entry, card, null, new Error(
+      `the file is ${mebibytes(file.size)}; the limit is ${mebibytes(MAX_FILE_BYTES)} (it was not read)`,
+    ));
+    return;
+  }
+  waiting.push({ file, entry, card, signal: session.signal });
+}
+
+/** Hands waiting posters to the model while fewer than MAX_IN_FLIGHT are with it. */
+function pump() {
+  while (inFlight < MAX_IN_FLIGHT && waiting.length) {
+    const job = waiting.shift();
+    inFlight += 1;
+    classifyJob(job).finally(() => {
+      inFlight -= 1;
+      pump();
+    });
+  }
+}
+
+async function classifyJob({ file, entry, card, signal }) {
+  card.state.textContent = 'Classifying…';
   thumbnail(file, card.thumb);
+  let result = null;
+  let error = null;
   try {
-    if (file.size > MAX_FILE_BYTES) {
-      throw new Error(`the file is ${megabytes(file.size)}; the limit is ${megabytes(MAX_FILE_BYTES)}`);
-    }
-    entry.result = await client.classify(file);
-    showResult(card, entry.result);
+    if (!client) throw new Error(refused);
+    result = await client.classify(file, { signal });
+  } catch (caught) {
+    error = caught;
+  }
+  if (signal.aborted) return; // cleared while it was read or classified
+  finish(entry, card, result, error);
+}
+
+function finish(entry, card, result, error) {
+  if (result) {
+    entry.result = result;
+    showResult(card, result);
     if (!performance.getEntriesByName('onesheet:first-result').length) {
       performance.mark('onesheet:first-result');
     }
-    announce(`${name}: ${entry.result.genres.join(', ')} (${ms(entry.result.timing.totalMs)})`);
-  } catch (error) {
+    announce(`${entry.name}: ${result.genres.join(', ')} (${ms(result.timing.totalMs)})`);
+  } else {
     entry.error = error.message;
     showError(card, error.message);
-    announce(`${name}: could not classify: ${error.message}`);
+    announce(`${entry.name}: could not classify: ${error.message}`);
   }
   updateSummary();
   updateButtons();
@@ -194,7 +268,7 @@ function newCard(name) {
   const item = ui.template.content.firstElementChild.cloneNode(true);
   item.setAttribute('aria-busy', 'true');
   item.querySelector('.name').textContent = name;
-  item.querySelector('.state').textContent = 'Classifying…';
+  item.querySelector('.state').textContent = 'Waiting…';
   ui.posters.append(item);
   return {
     item,
@@ -254,22 +328,34 @@ function showError(card, message) {
   card.state.setAttribute('role', 'alert');
 }
 
-/** A small preview, decoded off the main thread; big scans are never drawn at full size. */
-async function thumbnail(file, into) {
-  try {
-    const bitmap = await createImageBitmap(file, { resizeWidth: 160, resizeQuality: 'medium' });
-    const canvas = document.createElement('canvas');
-    canvas.width = bitmap.width;
-    canvas.height = bitmap.height;
-    canvas.getContext('2d').drawImage(bitmap, 0, 0);
-    bitmap.close();
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', 'Poster preview');
-    into.append(canvas);
-  } catch {
-    into.classList.add('none');
-    into.textContent = 'No preview';
-  }
+/**
+ * A preview from an object URL (called only for files under the size limit, when their turn
+ * comes): the browser decodes it for display at thumbnail size. The URL is revoked once the
+ * image has loaded or failed, or when Clear removes the row.
+ */
+function thumbnail(file, into) {
+  const url = URL.createObjectURL(file);
+  objectUrls.add(url);
+  const img = document.createElement('img');
+  img.alt = 'Poster preview';
+  img.decoding = 'async';
+  const done = () => {
+    URL.revokeObjectURL(url);
+    objectUrls.delete(url);
+  };
+  img.addEventListener('load', done, { once: true });
+  img.addEventListener('error', () => {
+    done();
+    img.remove();
+    noPreview(into);
+  }, { once: true });
+  img.src = url;
+  into.append(img);
+}
+
+function noPreview(into) {
+  into.classList.add('none');
+  into.textContent = 'No preview';
 }
 
 // ---- summary and downloads --------------------------------------------------------------------
@@ -277,6 +363,7 @@ async function thumbnail(file, into) {
 function updateSummary() {
   const done = results.filter((r) => r.result);
   const failed = results.filter((r) => r.error).length;
+  const pending = results.length - done.length - failed;
   if (!results.length) {
     ui.summary.textContent = '';
     return;
@@ -286,6 +373,7 @@ function updateSummary() {
   ui.summary.textContent =
     `${done.length} classified` +
     (failed ? `, ${failed} failed` : '') +
+    (pending ? `, ${pending} to go` : '') +
     (times.length ? `; ${ms(mean)} per poster on average` : '');
 }
 
@@ -296,12 +384,24 @@ function updateButtons() {
   ui.clear.disabled = !results.length;
 }
 
+// Clear drops every row and everything queued: posters not yet read are never read, and the
+// answer for one the model is working on is ignored.
 ui.clear.addEventListener('click', () => {
+  const cancelled = results.filter((r) => !r.result && !r.error).length;
+  session.abort();
+  session = new AbortController();
+  waiting.length = 0;
+  for (const url of objectUrls) URL.revokeObjectURL(url);
+  objectUrls.clear();
   results.length = 0;
   ui.posters.replaceChildren();
   updateSummary();
   updateButtons();
-  announce('Results cleared.');
+  announce(
+    cancelled
+      ? `Results cleared; ${cancelled === 1 ? 'one poster not yet classified was' : `${cancelled} posters not yet classified were`} cancelled.`
+      : 'Results cleared.',
+  );
 });
 
 ui.json.addEventListener('click', () => {
@@ -372,4 +472,8 @@ function percent(score) {
 
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function mebibytes(bytes) {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
 }

@@ -6,9 +6,16 @@
 //   client.addEventListener('progress', (e) => console.log(e.detail)); // download progress
 //   const info = await client.ready;      // { backend, selection, manifest, downloads }
 //   const r = await client.classify(file); // Blob | ArrayBuffer | typed array | ImageData
+//   client.classify(file, { signal });     // an AbortSignal cancels it (rejects with its reason)
 //   r.scores.Action; r.genres; r.decisions; r.timing.totalMs; r.backend
 //
 // Several widgets on one page share one worker and one model: OnesheetClient.shared(options).
+//
+// The client fetches only http(s) URLs on the page's own origin, unless it is told otherwise
+// with `allowCrossOrigin: true` (a deliberate choice of whoever embeds it, never a visitor's
+// query string); a refused URL fails `ready` and every request, and nothing is fetched. The
+// worker enforces the same rule and caps each download (64 MiB for the model, 64 MiB for the
+// wasm). `allowedUrl(url, options)` applies the rule for a page that wants to check first.
 //
 // Events (CustomEvent, payload in `detail`):
 //   progress  { resource: 'wasm' | 'model', loaded, total, cached }  bytes, while downloading
@@ -18,9 +25,15 @@
 //   restart   { reason }  the model crashed (a Rust panic) and a fresh worker replaced it
 //
 // Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
-//   → { id, type: 'load', wasmUrl, modelUrl, backend: 'auto' | 'cpu' | 'webgpu' }
+//   → { id, type: 'load', wasmUrl, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
+//       allowCrossOrigin?: boolean }           (default false: both URLs must be on the
+//                                               worker's origin; http(s) only in any case)
 //   → { id, type: 'classify', bytes: ArrayBuffer } | { id, type: 'classify', rgba, width, height }
-//   → { id, type: 'panic-for-testing' }             (tests only: a deliberate Rust panic)
+//   → { id, type: 'panic-for-testing' }             (a deliberate Rust panic; only wasm built
+//                                                   with the `testing` feature has it)
+//   → { type: 'cancel', id }                        request `id` was aborted: if it has not
+//                                                   started, the worker answers it with an
+//                                                   error at once instead of running it
 //   ← { id, type: 'busy' }                          the worker started request `id`
 //   ← { id, type: 'result', value } | { id, type: 'error', message }
 //   ← { type: 'progress', resource, loaded, total, cached } | { type: 'status', phase, backend? }
@@ -30,6 +43,30 @@ const HERE = import.meta.url;
 
 /** Consecutive crashes (with no success between them) after which the client gives up. */
 const MAX_RESTARTS = 3;
+
+/**
+ * `url` resolved against `base` (default: the document), as long as the client may fetch it:
+ * an http: or https: URL, on this page's origin unless `allowCrossOrigin`. Throws an Error that
+ * says why not (for a person to read: `what` names the resource, e.g. 'the model').
+ */
+export function allowedUrl(url, { base, allowCrossOrigin = false, what = 'the file' } = {}) {
+  let resolved;
+  try {
+    resolved = new URL(url, base ?? globalThis.document?.baseURI ?? HERE);
+  } catch {
+    throw new Error(`${what} URL ${shorten(url)} is not a valid URL`);
+  }
+  if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') {
+    throw new Error(`refused to load ${what} from ${shorten(url)}: only http: and https: URLs are allowed`);
+  }
+  const here = globalThis.location?.origin;
+  if (!allowCrossOrigin && resolved.origin !== here) {
+    throw new Error(
+      `refused to load ${what} from ${resolved.origin}: only this site's own files (${here}) are allowed`,
+    );
+  }
+  return resolved.href;
+}
 
 /** A request the model crashed on: `crashed` is true and the client has already restarted. */
 export class ModelCrashedError extends Error {
@@ -67,6 +104,8 @@ export class OnesheetClient extends EventTarget {
   #crashes = 0;
   #readyPromise;
   #terminated = false;
+  /** Why this client will never run (a refused URL), or null. */
+  #refused = null;
 
   /**
    * @param {object} [options]
@@ -75,6 +114,8 @@ export class OnesheetClient extends EventTarget {
    * @param {string} [options.wasm] URL of onesheet_bg.wasm (default: pkg/ beside this file)
    * @param {string} [options.worker] URL of worker.js (default: beside this file)
    * @param {string} [options.base] what relative URLs are relative to (default: the document)
+   * @param {boolean} [options.allowCrossOrigin] fetch the model and wasm from other origins
+   *   too (default false: only this page's origin; never from a visitor's input)
    */
   constructor(options = {}) {
     super();
@@ -82,8 +123,17 @@ export class OnesheetClient extends EventTarget {
       model: resolve(options.model ?? 'models/onesheet.safetensors', options.base),
       wasm: resolve(options.wasm ?? new URL('pkg/onesheet_bg.wasm', HERE).href, options.base),
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
+      allowCrossOrigin: options.allowCrossOrigin === true,
     };
     this.#backend = options.backend ?? 'auto';
+    try {
+      const { allowCrossOrigin, base } = { ...this.#options, base: options.base };
+      allowedUrl(this.#options.model, { base, allowCrossOrigin, what: 'the model' });
+      allowedUrl(this.#options.wasm, { base, allowCrossOrigin, what: 'the WebAssembly module' });
+    } catch (error) {
+      this.#refuse(error);
+      return;
+    }
     this.#start();
   }
 
@@ -100,6 +150,7 @@ export class OnesheetClient extends EventTarget {
   /** Reloads the model on another backend; files already downloaded are not fetched again. */
   setBackend(backend) {
     this.#backend = backend;
+    if (this.#refused) return this.#readyPromise;
     this.#load();
     return this.#readyPromise;
   }
@@ -107,10 +158,13 @@ export class OnesheetClient extends EventTarget {
   /**
    * Classifies one image: a Blob or File (JPEG, PNG, WebP), its bytes, or an ImageData.
    * Resolves to `{ backend, scores, genres, decisions, timing }`; rejects with the reason the
-   * image could not be read, or a ModelCrashedError when the model died on it.
+   * image could not be read, or a ModelCrashedError when the model died on it. With `signal`
+   * aborted, it rejects at once with the signal's reason: before the image is handed to the
+   * worker, it never is; after, the worker skips it if it has not started it.
    */
-  async classify(image) {
+  async classify(image, { signal } = {}) {
     this.#check();
+    signal?.throwIfAborted();
     let message;
     if (globalThis.ImageData && image instanceof ImageData) {
       message = { type: 'classify', rgba: image.data.slice().buffer, width: image.width, height: image.height };
@@ -124,10 +178,14 @@ export class OnesheetClient extends EventTarget {
     } else {
       throw new TypeError('classify() takes a Blob, an ArrayBuffer, a typed array or an ImageData');
     }
-    return this.#request(message);
+    signal?.throwIfAborted(); // aborted while the Blob was read
+    return this.#request(message, {}, signal);
   }
 
-  /** Tests only: makes the wasm panic, to show a page survives it. Rejects with ModelCrashedError. */
+  /**
+   * Tests only: makes the wasm panic, to show a page survives it. Rejects with ModelCrashedError;
+   * with a wasm build that lacks the `testing` feature, rejects with a plain error instead.
+   */
   panicForTesting() {
     this.#check();
     return this.#request({ type: 'panic-for-testing' });
@@ -142,7 +200,17 @@ export class OnesheetClient extends EventTarget {
   }
 
   #check() {
+    if (this.#refused) throw this.#refused;
     if (this.#terminated) throw new Error('the onesheet client was terminated');
+  }
+
+  /** A URL the client may not fetch: no worker, `ready` and every request fail with `error`. */
+  #refuse(error) {
+    this.#refused = error;
+    this.#readyPromise = Promise.reject(error);
+    this.#readyPromise.catch(() => {});
+    // After the constructor returns, so listeners added right after it hear it.
+    setTimeout(() => this.#emit('status', { phase: 'failed', message: error.message }), 0);
   }
 
   #emit(type, detail) {
@@ -173,6 +241,7 @@ export class OnesheetClient extends EventTarget {
         wasmUrl: this.#options.wasm,
         modelUrl: this.#options.model,
         backend: this.#backend,
+        allowCrossOrigin: this.#options.allowCrossOrigin,
       },
       { load: true },
     );
@@ -197,10 +266,26 @@ export class OnesheetClient extends EventTarget {
     return request;
   }
 
-  #request(message, extra = {}) {
+  #request(message, extra = {}, signal = undefined) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { message: { ...message, id }, resolve, reject, ...extra });
+      const pending = { message: { ...message, id }, resolve, reject, ...extra };
+      if (signal) {
+        const abort = () => {
+          if (this.#pending.get(id) !== pending) return;
+          this.#pending.delete(id);
+          this.#worker?.postMessage({ type: 'cancel', id });
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', abort, { once: true });
+        const settle = (fn) => (value) => {
+          signal.removeEventListener('abort', abort);
+          fn(value);
+        };
+        pending.resolve = settle(resolve);
+        pending.reject = settle(reject);
+      }
+      this.#pending.set(id, pending);
       this.#worker.postMessage({ ...message, id });
     });
   }
@@ -221,10 +306,10 @@ export class OnesheetClient extends EventTarget {
         return;
       case 'result':
       case 'error': {
-        const pending = this.#pending.get(data.id);
-        if (!pending) return;
-        this.#pending.delete(data.id);
         if (this.#running === data.id) this.#running = null;
+        const pending = this.#pending.get(data.id);
+        if (!pending) return; // aborted
+        this.#pending.delete(data.id);
         if (data.type === 'result') {
           if (!pending.load) this.#crashes = 0;
           pending.resolve(data.value);
@@ -285,5 +370,15 @@ export class OnesheetClient extends EventTarget {
 }
 
 function resolve(url, base) {
-  return new URL(url, base ?? globalThis.document?.baseURI ?? HERE).href;
+  try {
+    return new URL(url, base ?? globalThis.document?.baseURI ?? HERE).href;
+  } catch {
+    return String(url); // refused with a clear error by allowedUrl
+  }
+}
+
+/** A URL for a message: a long one (a `data:` URL) cut short. */
+function shorten(url) {
+  const text = String(url);
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}…` : text);
 }

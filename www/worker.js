@@ -2,11 +2,27 @@
 // Cache API), and answers classify requests one at a time. Spoken to only by
 // onesheet-client.js; the protocol is documented there.
 //
+// What it fetches is bounded: only http(s) URLs, only on this worker's own origin unless the
+// load request says `allowCrossOrigin` (then, too, it checks a cached copy with a HEAD request
+// only when allowed), and at most MAX_BYTES per resource, checked on Content-Length and counted
+// while streaming.
+//
 // A Rust panic aborts the wasm instance (panic = "abort"): nothing can run in it afterwards.
 // This worker then reports `crashed` and refuses further work; the client replaces it.
-import init, { Onesheet, panicForTesting } from './pkg/onesheet.js';
+// A namespace import: the test-only export (`panicForTesting`) exists only in builds with the
+// `testing` feature, and a named import of a missing export would fail the whole module.
+import * as wasm from './pkg/onesheet.js';
 
-const CACHE = 'onesheet-v1';
+const { default: init, Onesheet } = wasm;
+
+const CACHE = 'onesheet-v2';
+/** Caches of earlier versions (v1 stored any URL, of any size): deleted on first use. */
+const OLD_CACHES = /^onesheet-v\d+$/;
+
+const MiB = 1024 * 1024;
+/** The most this worker downloads or reads from its cache, per resource. */
+const MAX_BYTES = { wasm: 64 * MiB, model: 64 * MiB };
+const NAMES = { wasm: 'the WebAssembly module', model: 'the model' };
 
 let initialised = false;
 let model = null;
@@ -18,14 +34,30 @@ let queue = Promise.resolve();
 
 const post = (message) => self.postMessage(message);
 
+/** Ids of requests received and not yet started; those the client aborted meanwhile. */
+const queued = new Set();
+const cancelled = new Set();
+
 self.onmessage = ({ data }) => {
+  // A cancel overtakes the queue: the request it names is skipped when its turn comes.
+  if (data.type === 'cancel') {
+    if (queued.has(data.id)) cancelled.add(data.id);
+    return;
+  }
+  queued.add(data.id);
   queue = queue.then(() => handle(data));
 };
 
 async function handle(request) {
   const { id, type } = request;
+  queued.delete(id);
   if (crashed) {
+    cancelled.delete(id);
     post({ id, type: 'error', message: 'the model has crashed; it is being restarted' });
+    return;
+  }
+  if (cancelled.delete(id)) {
+    post({ id, type: 'error', message: 'cancelled' });
     return;
   }
   post({ id, type: 'busy' });
@@ -39,7 +71,10 @@ async function handle(request) {
         value = await classify(request);
         break;
       case 'panic-for-testing':
-        value = await panicForTesting();
+        if (typeof wasm.panicForTesting !== 'function') {
+          throw new Error('this wasm build has no test hooks (it was built without the "testing" feature)');
+        }
+        value = await wasm.panicForTesting();
         break;
       default:
         throw new Error(`unknown request type ${JSON.stringify(type)}`);
@@ -81,10 +116,13 @@ function reportCrash(error) {
   });
 }
 
-async function load({ wasmUrl, modelUrl, backend }) {
+async function load({ wasmUrl, modelUrl, backend, allowCrossOrigin = false }) {
+  // Both refused before either is fetched.
+  checkUrl(wasmUrl, 'wasm', allowCrossOrigin);
+  checkUrl(modelUrl, 'model', allowCrossOrigin);
   const [wasm, bundle] = await Promise.all([
-    initialised ? null : fetchOnce(wasmUrl, 'wasm'),
-    bundles.has(modelUrl) ? null : fetchOnce(modelUrl, 'model'),
+    initialised ? null : fetchOnce(wasmUrl, 'wasm', allowCrossOrigin),
+    bundles.has(modelUrl) ? null : fetchOnce(modelUrl, 'model', allowCrossOrigin),
   ]);
   if (!initialised) {
     post({ type: 'status', phase: 'compiling' });
@@ -107,6 +145,39 @@ async function load({ wasmUrl, modelUrl, backend }) {
   };
 }
 
+/**
+ * Throws unless `url` is an http(s) URL on this worker's origin (any origin with
+ * `allowCrossOrigin`). The same rule as `allowedUrl` in onesheet-client.js, enforced here too
+ * because the worker is what fetches.
+ */
+function checkUrl(url, resource, allowCrossOrigin) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`${NAMES[resource]} URL ${shorten(url)} is not a valid URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(
+      `refused to load ${NAMES[resource]} from ${shorten(url)}: only http: and https: URLs are allowed`,
+    );
+  }
+  if (!allowCrossOrigin && parsed.origin !== self.location.origin) {
+    throw new Error(
+      `refused to load ${NAMES[resource]} from ${parsed.origin}: only this site's own files ` +
+        `(${self.location.origin}) are allowed`,
+    );
+  }
+}
+
+/** Over the limit: a clear error. */
+function tooBig(resource, bytes) {
+  return new Error(
+    `${NAMES[resource]} is ${bytes === null ? 'larger than' : `${mebibytes(bytes)}, over`} ` +
+      `the ${mebibytes(MAX_BYTES[resource])} limit; it was not loaded`,
+  );
+}
+
 async function classify({ bytes, rgba, width, height }) {
   if (!model) throw new Error('no model is loaded');
   if (rgba) return model.classifyRgba(new Uint8Array(rgba), width, height);
@@ -114,43 +185,75 @@ async function classify({ bytes, rgba, width, height }) {
 }
 
 /**
- * The bytes at `url`, from the Cache API when it holds a copy the server still vouches for
- * (same ETag / Last-Modified / length on a HEAD request; any copy at all when offline), else
- * downloaded with progress reports and stored for next time.
+ * The bytes at `url` (already checked by `checkUrl`), from the Cache API when it holds a copy
+ * the server still vouches for (same ETag / Last-Modified / length on a HEAD request; any copy
+ * at all when offline), else downloaded with progress reports and stored for next time. Never
+ * more than MAX_BYTES[resource].
  */
-async function fetchOnce(url, resource) {
+async function fetchOnce(url, resource, allowCrossOrigin) {
+  const limit = MAX_BYTES[resource];
+  // 'same-origin' also fails a redirect to another origin, before anything is sent there.
+  const mode = allowCrossOrigin ? 'cors' : 'same-origin';
   const cache = await openCache();
-  const cached = await cache?.match(url);
-  if (cached && (await stillCurrent(url, cached))) {
+  let cached = await cache?.match(url);
+  if (cached && !(Number(cached.headers.get('content-length')) <= limit)) {
+    await cache.delete(url).catch(() => {});
+    cached = null;
+  }
+  if (cached && (await stillCurrent(url, cached, mode))) {
     const bytes = new Uint8Array(await cached.arrayBuffer());
-    post({ type: 'progress', resource, loaded: bytes.length, total: bytes.length, cached: true });
-    return { bytes, info: { url, bytes: bytes.length, cached: true } };
+    if (bytes.length <= limit) {
+      post({ type: 'progress', resource, loaded: bytes.length, total: bytes.length, cached: true });
+      return { bytes, info: { url, bytes: bytes.length, cached: true } };
+    }
   }
   let response;
   try {
-    response = await fetch(url, { cache: 'no-store' });
+    response = await fetch(url, { cache: 'no-store', mode, credentials: 'same-origin' });
   } catch (error) {
-    throw new Error(`could not download ${url}: ${describe(error)}`);
+    throw new Error(`could not download ${shorten(url)}: ${describe(error)}`);
   }
   if (!response.ok) {
-    throw new Error(`could not download ${url}: HTTP ${response.status} ${response.statusText}`);
+    response.body?.cancel().catch(() => {});
+    throw new Error(`could not download ${shorten(url)}: HTTP ${response.status} ${response.statusText}`);
   }
-  const total = Number(response.headers.get('content-length')) || 0;
+  const declared = response.headers.get('content-length');
+  const total = declared === null ? 0 : Number(declared) || 0;
+  if (total > limit) {
+    response.body?.cancel().catch(() => {});
+    throw tooBig(resource, total);
+  }
+  // With a length, one buffer of that size; without, chunks joined at the end.
+  let bytes = total > 0 ? new Uint8Array(total) : null;
   const chunks = [];
   let loaded = 0;
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
+    if (loaded + value.length > limit) {
+      reader.cancel().catch(() => {});
+      throw tooBig(resource, null);
+    }
+    if (bytes && loaded + value.length <= bytes.length) {
+      bytes.set(value, loaded);
+    } else {
+      if (bytes) chunks.push(bytes.subarray(0, loaded)); // longer than it said
+      bytes = null;
+      chunks.push(value);
+    }
     loaded += value.length;
     post({ type: 'progress', resource, loaded, total: Math.max(total, loaded), cached: false });
   }
-  const bytes = new Uint8Array(loaded);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
+  if (bytes) {
+    bytes = loaded === bytes.length ? bytes : bytes.slice(0, loaded);
+  } else {
+    bytes = new Uint8Array(loaded);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
   }
   post({ type: 'progress', resource, loaded, total: loaded, cached: false });
   if (cache) {
@@ -166,18 +269,28 @@ async function fetchOnce(url, resource) {
   return { bytes, info: { url, bytes: loaded, cached: false } };
 }
 
+let cacheOpened = null;
+
 async function openCache() {
-  try {
-    return self.caches ? await caches.open(CACHE) : null;
-  } catch {
-    return null; // storage disabled (private mode, insecure context): download every time
-  }
+  cacheOpened ??= (async () => {
+    try {
+      if (!self.caches) return null;
+      for (const name of await caches.keys()) {
+        if (name !== CACHE && OLD_CACHES.test(name)) await caches.delete(name);
+      }
+      return await caches.open(CACHE);
+    } catch {
+      return null; // storage disabled (private mode, insecure context): download every time
+    }
+  })();
+  return cacheOpened;
 }
 
-async function stillCurrent(url, cached) {
+/** Asks the server whether `cached` is still its copy of `url`; `mode` as for the download. */
+async function stillCurrent(url, cached, mode) {
   let head;
   try {
-    head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+    head = await fetch(url, { method: 'HEAD', cache: 'no-store', mode, credentials: 'same-origin' });
   } catch {
     return true; // offline: the cached copy is all there is
   }
@@ -194,4 +307,14 @@ async function stillCurrent(url, cached) {
 
 function describe(error) {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A URL for a message: a long one (a `data:` URL) cut short. */
+function shorten(url) {
+  const text = String(url);
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}…` : text);
+}
+
+function mebibytes(bytes) {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
 }

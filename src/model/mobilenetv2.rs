@@ -64,17 +64,68 @@ impl MobileNetV2Config {
 impl MobileNetV2 {
     /// The feature map before pooling: `[batch, 1280, ⌈h/32⌉, ⌈w/32⌉]`.
     pub fn feature_map(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self
-            .blocks
-            .iter()
-            .fold(self.stem.forward(input), |x, block| block.forward(x));
-        self.last.forward(x)
+        self.from_tap(self.to_tap(input, 0), 0)
     }
 
     /// The pooled embedding, `[batch, 1280]`.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         global_average_pool(self.feature_map(input))
     }
+
+    /// The activation entering block `tap` (`tap` = 0: the stem's output). Everything from
+    /// there on can be run, or fine-tuned, from a cached copy of it.
+    pub fn to_tap(&self, input: Tensor<4>, tap: usize) -> Tensor<4> {
+        run_blocks(&self.blocks[..tap], self.stem.forward(input))
+    }
+
+    /// The feature map from the activation entering block `tap` (what [`Self::to_tap`] gave).
+    pub fn from_tap(&self, activation: Tensor<4>, tap: usize) -> Tensor<4> {
+        self.last
+            .forward(run_blocks(&self.blocks[tap..], activation))
+    }
+
+    /// The blocks from `tap` on and the last convolution, as a module of their own (what
+    /// fine-tuning from cached activations trains).
+    pub fn top(&self, tap: usize) -> BackboneTop {
+        BackboneTop {
+            blocks: self.blocks[tap..].to_vec(),
+            last: self.last.clone(),
+        }
+    }
+
+    /// This backbone with its blocks from `tap` on and its last convolution taken from `top`.
+    pub fn with_top(mut self, tap: usize, top: BackboneTop) -> Self {
+        self.blocks.truncate(tap);
+        self.blocks.extend(top.blocks);
+        self.last = top.last;
+        self
+    }
+}
+
+/// The top of a [`MobileNetV2`] from some block on: its input is the activation entering that
+/// block, its output the same feature map the whole backbone gives.
+#[derive(Module, Debug)]
+pub struct BackboneTop {
+    /// The blocks from the tap on.
+    pub blocks: Vec<InvertedResidual>,
+    /// 1×1 convolution to the 1280-wide embedding.
+    pub last: ConvRelu6,
+}
+
+impl BackboneTop {
+    /// The feature map, `[batch, 1280, h, w]`.
+    pub fn feature_map(&self, activation: Tensor<4>) -> Tensor<4> {
+        self.last.forward(run_blocks(&self.blocks, activation))
+    }
+
+    /// The pooled embedding, `[batch, 1280]`.
+    pub fn forward(&self, activation: Tensor<4>) -> Tensor<2> {
+        global_average_pool(self.feature_map(activation))
+    }
+}
+
+fn run_blocks(blocks: &[InvertedResidual], x: Tensor<4>) -> Tensor<4> {
+    blocks.iter().fold(x, |x, block| block.forward(x))
 }
 
 /// Mean over height and width: `[b, c, h, w]` → `[b, c]`.

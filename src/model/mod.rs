@@ -13,4 +13,4 @@ pub use conv_relu6::ConvRelu6;
 pub use genre_head::{GenreHead, GenreHeadConfig};
 pub use input::{ModelInput, batch};
 pub use inverted_residual::{InvertedResidual, InvertedResidualConfig};
-pub use mobilenetv2::{FEATURES, MobileNetV2, MobileNetV2Config, global_average_pool};
+pub use mobilenetv2::{BackboneTop, FEATURES, MobileNetV2, MobileNetV2Config, global_average_pool};

@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::error;
+pub(super) use crate::backend::Backend;
 
 thread_local! {
     // burn's wgpu runtime initialises once per page; every instance shares its device.
@@ -24,15 +25,14 @@ pub(super) enum Request {
 }
 
 impl Request {
+    /// `"auto"`, or a backend in the shared vocabulary (aliases included).
     pub(super) fn parse(name: &str) -> Result<Self, wasm_bindgen::JsError> {
-        match name {
-            "auto" => Ok(Self::Auto),
-            "cpu" => Ok(Self::Only(Backend::Cpu)),
-            "webgpu" => Ok(Self::Only(Backend::WebGpu)),
-            other => Err(error(format!(
-                "unknown backend `{other}`: expected \"auto\", \"cpu\" or \"webgpu\""
-            ))),
+        if name.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
         }
+        name.parse()
+            .map(Self::Only)
+            .map_err(|e| error(format!("{e}, or \"auto\"")))
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -43,40 +43,22 @@ impl Request {
     }
 }
 
-/// A backend that runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Backend {
-    /// burn's `flex` on the CPU, with wasm SIMD128.
-    Cpu,
-    /// burn's `wgpu` on the browser's WebGPU.
-    WebGpu,
-}
-
-impl Backend {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Self::Cpu => "cpu",
-            Self::WebGpu => "webgpu",
-        }
-    }
-
-    /// The device, created on first use. WebGPU is probed first so a browser without it gets a
-    /// clear message rather than whatever wgpu makes of the absence.
-    pub(super) async fn device(self) -> Result<Device, String> {
-        match self {
-            Self::Cpu => Ok(Device::flex()),
-            Self::WebGpu => {
-                if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-                    return Ok(device);
-                }
-                probe_webgpu().await?;
-                let device = Device::wgpu_options()
-                    .init_async()
-                    .await
-                    .map_err(|e| format!("WebGPU could not start: {e}"))?;
-                WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
-                Ok(device)
+/// The device of `backend`, created on first use. WebGPU is probed first so a browser without
+/// it gets a clear message rather than whatever wgpu makes of the absence.
+pub(super) async fn device(backend: Backend) -> Result<Device, String> {
+    match backend {
+        Backend::Cpu => Ok(Device::flex()),
+        Backend::WebGpu => {
+            if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+                return Ok(device);
             }
+            probe_webgpu().await?;
+            let device = Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| format!("WebGPU could not start: {e}"))?;
+            WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+            Ok(device)
         }
     }
 }

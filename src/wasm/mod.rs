@@ -44,9 +44,10 @@ pub fn start() {
     }));
 }
 
-/// Panics on purpose, inside an async call like `classify`'s. For the browser tests only: they
-/// prove a page survives a Rust panic (the worker reports it and the client starts a fresh
-/// instance). Nothing in the app calls it.
+/// Panics on purpose, inside an async call like `classify`'s. Only in builds with the `testing`
+/// feature, for the browser tests: they prove a page survives a Rust panic (the worker reports
+/// it and the client starts a fresh instance).
+#[cfg(feature = "testing")]
 #[wasm_bindgen(js_name = panicForTesting)]
 pub async fn panic_for_testing() {
     panic!("deliberate panic from panicForTesting()");
@@ -71,7 +72,7 @@ struct Engine {
 
 impl Engine {
     async fn load(bundle: &[u8], backend: Backend) -> Result<Self, String> {
-        let device = backend.device().await?;
+        let device = backend::device(backend).await?;
         let bundle = Bundle::from_bytes(bundle, &device)
             .map_err(|e| format!("the model bundle could not be loaded: {e}"))?;
         Ok(Self {

@@ -5,8 +5,7 @@ use serde_json::{Map, Value};
 use wasm_bindgen::{JsError, JsValue};
 
 use super::backend::{Backend, Request};
-use crate::genres::GENRES;
-use crate::inference::Prediction;
+use crate::prediction::{Decisions, Prediction};
 
 /// Where one poster's time went, in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -63,16 +62,15 @@ impl Selection {
     }
 }
 
-/// One poster's result, as the page sees it.
+/// One poster's result, as the page sees it: the shared [`Prediction`] serialisation with the
+/// backend, the per-genre decisions and the timing.
 #[derive(Serialize)]
 struct JsPrediction<'a> {
     backend: &'static str,
-    /// `{ "Action": 0.91, … }`, every genre, in the model's order.
-    scores: Map<String, Value>,
-    /// Predicted genre names, best first.
-    genres: Vec<&'static str>,
+    #[serde(flatten)]
+    prediction: &'a Prediction,
     /// `{ "Action": true, … }`: over its threshold (or the top genre).
-    decisions: Map<String, Value>,
+    decisions: Decisions<'a>,
     timing: &'a Timing,
 }
 
@@ -81,20 +79,10 @@ pub(super) fn prediction_to_js(
     backend: Backend,
     timing: Timing,
 ) -> Result<JsValue, JsError> {
-    let names = || GENRES.iter().map(|g| g.name.to_string());
-    let scores = names()
-        .zip(&prediction.scores)
-        .map(|(name, &score)| (name, Value::from(score)))
-        .collect();
-    let decisions = names()
-        .enumerate()
-        .map(|(i, name)| (name, Value::from(prediction.genres.contains(&i))))
-        .collect();
     to_js(&JsPrediction {
         backend: backend.name(),
-        scores,
-        genres: prediction.genre_names(),
-        decisions,
+        prediction,
+        decisions: Decisions(prediction),
         timing: &timing,
     })
 }

@@ -1,17 +1,19 @@
 // The drop page (www/) in real headless Chromium, served by the real `onesheet serve`: posters
 // picked, dropped and pasted give the same scores as `onesheet classify` on the same files; bad
 // files fail alone; a Rust panic does not leave the page dead; nothing carries an image off the
-// machine; both backends run.
+// machine; both backends run. Limits: `?model=` loads only this site's bundles and nothing over
+// 64 MiB; files are read two at a time, never when over 64 MiB; Clear cancels what waits.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ARTIFACTS, BUNDLE, ONESHEET, SHARED, launch, serveOnesheet } from './harness.mjs';
 
 const poster = (id) => resolve(SHARED, `data/posters/images/${id}.jpg`);
 const POSTERS = ['tt0111161', 'tt0079285', 'tt0080339'].map(poster);
+const MiB = 1024 * 1024;
 const CPU_TOLERANCE = 1e-4;
 const WEBGPU_TOLERANCE = 1e-3;
 
@@ -57,16 +59,78 @@ function assertSameScores(page, native, tolerance, label) {
   assert.deepEqual(page.genres, native.genres, label);
 }
 
-/** A fresh context (fresh Cache API) and page on the drop page; every request is logged. */
-async function openPage(browser, query) {
+/**
+ * A fresh context (fresh Cache API) and page on the drop page; every request is logged (the
+ * page's and its worker's). With `probe`, `window.probe` watches what the page reads and hands
+ * to the model (installProbe).
+ */
+async function openPage(browser, query, { probe = false, url = server.url } = {}) {
   const context = await browser.newContext({ acceptDownloads: true });
   const requests = [];
   context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postDataBuffer() }));
+  if (probe) await context.addInitScript(installProbe);
   const page = await context.newPage();
   page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
   const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, ...query });
-  await page.goto(`${server.url}/?${params}`);
+  await page.goto(`${url}/?${params}`);
   return { context, page, requests };
+}
+
+/**
+ * Runs in the page before its scripts: records every classify request posted to a worker and
+ * its answer (`outstanding`: posted and not yet answered, and its maximum), every read of a
+ * Blob's bytes and every object URL made, with the blob's size and name.
+ */
+function installProbe() {
+  const probe = { posted: [], outstanding: 0, maxOutstanding: 0, reads: [], objectUrls: [] };
+  window.probe = probe;
+  const open = new Set();
+  const BaseWorker = window.Worker;
+  window.Worker = class extends BaseWorker {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', ({ data }) => {
+        if ((data?.type === 'result' || data?.type === 'error') && open.delete(data.id)) probe.outstanding -= 1;
+      });
+    }
+    postMessage(message, ...rest) {
+      if (message?.type === 'classify') {
+        open.add(message.id);
+        probe.posted.push({ id: message.id, bytes: message.bytes?.byteLength ?? null });
+        probe.outstanding += 1;
+        probe.maxOutstanding = Math.max(probe.maxOutstanding, probe.outstanding);
+      }
+      return super.postMessage(message, ...rest);
+    }
+  };
+  for (const method of ['arrayBuffer', 'bytes', 'stream', 'text']) {
+    const original = Blob.prototype[method];
+    if (!original) continue;
+    Blob.prototype[method] = function (...args) {
+      probe.reads.push({ method, size: this.size, name: this.name ?? null });
+      return original.apply(this, args);
+    };
+  }
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (blob) => {
+    probe.objectUrls.push({ size: blob.size, name: blob.name ?? null });
+    return createObjectURL(blob);
+  };
+  const status = () => document.getElementById('status');
+  probe.announced = [];
+  document.addEventListener('DOMContentLoaded', () => {
+    new MutationObserver(() => probe.announced.push(status().textContent)).observe(status(), {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+}
+
+/** Waits for the page to say the model could not start; returns what it says. */
+async function waitRefused(page) {
+  await page.waitForFunction(() => /could not start/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+  return page.textContent('#status');
 }
 
 async function waitReady(page) {
@@ -216,7 +280,15 @@ describe('CPU backend', () => {
     assert.ok(shown[2].done, shown[2].state);
     assert.ok(shown[3].done, shown[3].state);
     assert.equal(await page.evaluate(() => window.pwned), undefined);
-    assert.equal(await page.locator('#posters img').count(), 0, 'no element came from a file name');
+    // The only images are the thumbnails the page made, from object URLs: none from a name.
+    const images = await page.$$eval('#posters img', (imgs) =>
+      imgs.map((img) => ({ thumb: img.parentElement.classList.contains('thumb'), src: img.getAttribute('src') })),
+    );
+    assert.equal(images.length, 2, JSON.stringify(images)); // the PNG and the WebP; the others failed
+    for (const image of images) {
+      assert.ok(image.thumb && image.src.startsWith('blob:'), JSON.stringify(image));
+    }
+    assert.equal(await page.locator('#posters .thumb.none').count(), 2, 'no preview for the broken files');
     assert.equal(await page.locator('#posters [role=alert]').count(), 2);
 
     // The PNG the page made is lossless: the CLI on the same bytes must agree.
@@ -344,6 +416,207 @@ describe('CPU backend', () => {
     for (const genre of Object.keys(png.scores)) {
       assert.ok(Math.abs(pixels.scores[genre] - png.scores[genre]) <= 1e-6, genre);
     }
+    await context.close();
+  });
+});
+
+describe('limits', () => {
+  const ELSEWHERE = 'http://127.0.0.2:1/x.safetensors';
+
+  test('?model= on another origin or with another scheme is refused, and nothing is fetched', async () => {
+    const origin = new URL(server.url).origin;
+    const refused = [
+      ELSEWHERE,
+      '//127.0.0.2:1/x.safetensors',
+      `data:application/octet-stream;base64,${Buffer.from('not a bundle').toString('base64')}`,
+      `blob:${origin}/00000000-0000-0000-0000-000000000000`,
+      'file:///etc/hostname',
+      'javascript:alert(1)',
+    ];
+    for (const model of refused) {
+      const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu', model });
+      const status = await waitRefused(page);
+      assert.match(status, /refused to load the model from .*(only this site's own files|only http: and https: URLs)/, model);
+      // A moment for anything that would still go out.
+      await page.waitForTimeout(500);
+      assert.equal(await page.evaluate(() => document.body.dataset.backend), undefined);
+      assert.equal(page.workers().length, 0, `${model}: no worker was started`);
+      assert.equal(await page.evaluate(() => globalThis.onesheetClient), null);
+      for (const r of requests) {
+        assert.ok(r.url.startsWith(`${origin}/`) || r.url === 'data:,', `${model}: a request to ${r.url.slice(0, 100)}`);
+        assert.doesNotMatch(new URL(r.url).pathname, /\.(safetensors|wasm)$/, `${model}: ${r.url}`);
+      }
+      // A poster handed in anyway gets the reason, not a hang.
+      await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[0]]);
+      await waitCards(page, 1);
+      const [card] = await cards(page);
+      assert.ok(card.failed, card.state);
+      assert.match(card.state, /refused to load the model/);
+      await context.close();
+    }
+
+    // The same site's bundle, named by an absolute URL, still loads and classifies.
+    const { context, page, requests } = await openPage(chromium.browser, {
+      backend: 'cpu',
+      model: `${origin}/models/${basename(BUNDLE)}`,
+    });
+    assert.equal(await waitReady(page), 'cpu');
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[0]]);
+    await waitCards(page, 1);
+    assert.ok((await cards(page))[0].done);
+    for (const r of requests) assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('blob:') || r.url.startsWith('data:'), r.url);
+    await context.close();
+  });
+
+  test('the client and the worker refuse other origins and schemes themselves', async () => {
+    const origin = new URL(server.url).origin;
+    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    const outcome = await page.evaluate(async ({ elsewhere, bundle }) => {
+      const { OnesheetClient } = await import('/onesheet-client.js');
+      const client = new OnesheetClient({ model: elsewhere, backend: 'cpu' });
+      const statuses = [];
+      client.addEventListener('status', ({ detail }) => statuses.push(detail));
+      const ready = await client.ready.then(() => 'ready', (e) => e.message);
+      const classify = await client.classify(new Uint8Array(4)).then(() => 'classified', (e) => e.message);
+      await new Promise((r) => setTimeout(r, 50));
+      // The worker, asked directly, as a face that bypassed the client would.
+      const ask = (message) =>
+        new Promise((resolve) => {
+          const worker = new Worker('/worker.js', { type: 'module' });
+          worker.onmessage = ({ data }) => {
+            if (data.type !== 'result' && data.type !== 'error') return;
+            worker.terminate();
+            resolve(data.type === 'result' ? 'loaded' : data.message);
+          };
+          worker.postMessage({ id: 1, type: 'load', backend: 'cpu', ...message });
+        });
+      const wasmUrl = new URL('/pkg/onesheet_bg.wasm', location.href).href;
+      return {
+        ready,
+        classify,
+        statuses,
+        crossModel: await ask({ wasmUrl, modelUrl: elsewhere }),
+        crossWasm: await ask({ wasmUrl: 'http://127.0.0.2:1/onesheet_bg.wasm', modelUrl: bundle }),
+        // allowCrossOrigin allows other origins, never other schemes.
+        dataModel: await ask({ wasmUrl, modelUrl: 'data:application/octet-stream;base64,AAAA', allowCrossOrigin: true }),
+      };
+    }, { elsewhere: ELSEWHERE, bundle: `${origin}/models/${basename(BUNDLE)}` });
+    assert.match(outcome.ready, /refused to load the model from http:\/\/127\.0\.0\.2:1: only this site's own files/);
+    assert.equal(outcome.classify, outcome.ready);
+    assert.deepEqual(outcome.statuses, [{ phase: 'failed', message: outcome.ready }]);
+    assert.match(outcome.crossModel, /refused to load the model from http:\/\/127\.0\.0\.2:1/);
+    assert.match(outcome.crossWasm, /refused to load the WebAssembly module from http:\/\/127\.0\.0\.2:1/);
+    assert.match(outcome.dataModel, /only http: and https: URLs are allowed/);
+    for (const r of requests) assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('data:,'), r.url);
+    // Only the page's own load fetched anything: the refusals come before any download.
+    const gets = (suffix) => requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname.endsWith(suffix));
+    assert.equal(gets('onesheet_bg.wasm').length, 1);
+    assert.equal(gets(basename(BUNDLE)).length, 1);
+    await context.close();
+  });
+
+  test('a bundle over 64 MiB is refused, and not cached', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'onesheet-big-model-'));
+    const big = join(folder, 'big.safetensors');
+    writeFileSync(big, '');
+    truncateSync(big, 65 * MiB);
+    const other = await serveOnesheet({ models: folder });
+    try {
+      const { context, page } = await openPage(chromium.browser, { backend: 'cpu', model: '/models/big.safetensors' }, { url: other.url });
+      const status = await waitRefused(page);
+      assert.match(status, /the model is 65\.0 MiB, over the 64\.0 MiB limit/);
+      const cached = await page.evaluate(async () => {
+        const urls = [];
+        for (const name of await caches.keys()) {
+          for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+        }
+        return urls;
+      });
+      assert.ok(!cached.some((url) => url.endsWith('/big.safetensors')), cached.join('\n'));
+      await context.close();
+    } finally {
+      other.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('files are read two at a time; one over 64 MiB is refused without being read', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
+    await waitReady(page);
+    const files = await page.evaluateHandle(async (bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(65 * 1024 * 1024)], 'huge-scan.jpg', { type: 'image/jpeg' }));
+      transfer.items.add(new File([new Uint8Array(bytes)], 'poster.jpg', { type: 'image/jpeg' }));
+      return transfer;
+    }, bytesOf(POSTERS[0]));
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: files });
+    await waitCards(page, 2);
+    const [huge, small] = await cards(page);
+    assert.ok(huge.failed, huge.state);
+    assert.match(huge.state, /the file is 65\.0 MiB; the limit is 64\.0 MiB \(it was not read\)/);
+    assert.ok(small.done, small.state);
+    const probe = await page.evaluate(() => window.probe);
+    const touched = [...probe.reads, ...probe.objectUrls].filter((x) => x.size > 64 * MiB);
+    assert.deepEqual(touched, [], 'the big file was neither read nor previewed');
+    assert.deepEqual(probe.posted.map((p) => p.bytes), [statSync(POSTERS[0]).size]);
+    assert.equal(await page.locator('#posters > li:first-child img').count(), 0);
+
+    // Many at once: each row shows at once, but at most two files are with the model at a time.
+    await page.click('#clear');
+    const six = readdirSync(dirname(POSTERS[0])).filter((n) => n.endsWith('.jpg')).sort().slice(0, 6).map((n) => join(dirname(POSTERS[0]), n));
+    await page.getByLabel('Choose poster images…').setInputFiles(six);
+    assert.equal(await page.locator('#posters > li').count(), 6);
+    await waitCards(page, 6);
+    const shown = await cards(page);
+    assert.deepEqual(shown.map((c) => c.name), six.map((p) => basename(p)));
+    assert.ok(shown.every((c) => c.done), JSON.stringify(shown.map((c) => c.state)));
+    const after = await page.evaluate(() => window.probe);
+    assert.ok(after.maxOutstanding <= 2, `${after.maxOutstanding} posters were with the model at once`);
+    assert.equal(after.posted.length, 7);
+    const posterReads = after.reads.filter((r) => six.some((p) => basename(p) === r.name));
+    assert.equal(posterReads.length, 6, 'each file read once');
+    await context.close();
+  });
+
+  test('Clear cancels the posters still waiting; the page goes on normally', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
+    await waitReady(page);
+    const folder = dirname(POSTERS[0]);
+    const six = readdirSync(folder).filter((n) => n.endsWith('.jpg')).sort().slice(10, 16).map((n) => join(folder, n));
+    await page.getByLabel('Choose poster images…').setInputFiles(six);
+    // Right away, in the page: no round trip between the drop and the click.
+    const postedAtClear = await page.evaluate(() => {
+      document.getElementById('clear').click();
+      window.probe.announced.length = 0;
+      return window.probe.posted.length;
+    });
+    assert.ok(postedAtClear <= 2, `${postedAtClear} posters were handed over before Clear`);
+    // Until the model has answered everything it was given, and a while longer.
+    await page.waitForFunction(() => window.probe.outstanding === 0, null, { timeout: 60_000 });
+    await page.waitForTimeout(1000);
+    const probe = await page.evaluate(() => window.probe);
+    assert.equal(probe.posted.length, postedAtClear, 'nothing was handed to the model after Clear');
+    assert.equal(await page.locator('#posters > li').count(), 0, 'no rows came back');
+    assert.equal(await page.textContent('#summary'), '');
+    assert.ok(await page.isDisabled('#clear'));
+    const names = six.map((p) => basename(p, '.jpg'));
+    for (const text of probe.announced) {
+      assert.ok(!names.some((n) => text.includes(n)), `announced after Clear: ${text}`);
+    }
+    const reads = probe.reads.filter((r) => six.some((p) => basename(p) === r.name));
+    assert.ok(reads.length <= 2, `${reads.length} of the cleared files were read`);
+
+    // The next poster is classified as usual, alone.
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[1]]);
+    await waitCards(page, 1);
+    const shown = await cards(page);
+    assert.equal(shown.length, 1);
+    assert.equal(shown[0].name, basename(POSTERS[1]));
+    assert.ok(shown[0].done, shown[0].state);
+    assert.match(await page.textContent('#summary'), /^1 classified; \d+ ms per poster/);
+    const [row] = await downloadJson(page);
+    assertSameScores(row, classifyNatively([POSTERS[1]])[basename(POSTERS[1])], CPU_TOLERANCE, 'after clear');
     await context.close();
   });
 });

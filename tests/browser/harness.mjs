@@ -1,10 +1,10 @@
-// Shared by the browser tests: a loopback static server and Debian's Chromium, driven by
-// playwright-core. No browser is ever downloaded.
+// Shared by the browser tests: the real `onesheet serve` on loopback (the one static server
+// every face and test uses) and Debian's Chromium, driven by playwright-core. No browser is
+// ever downloaded.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -16,48 +16,6 @@ export const ONESHEET = resolve(TARGET, 'debug/onesheet');
 export const BUNDLE = process.env.ONESHEET_TEST_BUNDLE ?? resolve(TARGET, 'test-bundle.safetensors');
 /** Screenshots and other things a test run leaves for people to look at. */
 export const ARTIFACTS = resolve(TARGET, 'browser-artifacts');
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.css': 'text/css; charset=utf-8',
-};
-
-/** Serves `routes` ({ urlPrefix: directoryOrFile }) on 127.0.0.1; resolves to { url, close }. */
-export function serve(routes) {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    for (const [prefix, target] of Object.entries(routes)) {
-      if (path !== prefix && !path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)) {
-        continue;
-      }
-      const rest = path.slice(prefix.length);
-      const file = rest ? join(target, rest) : target;
-      if (!file.startsWith(target)) break;
-      try {
-        if (!statSync(file).isFile()) break;
-        res.writeHead(200, {
-          'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-          'cache-control': 'no-store',
-        });
-        res.end(readFileSync(file));
-        return;
-      } catch {
-        break;
-      }
-    }
-    res.writeHead(404).end('not found');
-  });
-  return new Promise((done) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      done({ url: `http://127.0.0.1:${port}`, close: () => server.close() });
-    });
-  });
-}
 
 /**
  * Runs the real `onesheet serve` on a free loopback port (www/ from the repository); resolves to

@@ -2,20 +2,19 @@
 // reference features on the CPU backend.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
-import { BUNDLE, ROOT, SHARED, launch, readSafetensors, relativeError, serve } from './harness.mjs';
+import { basename, dirname, resolve } from 'node:path';
+import { BUNDLE, SHARED, launch, readSafetensors, relativeError, serveOnesheet } from './harness.mjs';
 
 const REFERENCE = resolve(SHARED, 'reference/mobilenet_v2/reference.safetensors');
+
+/** The test bundle, as `onesheet serve --models <its folder>` serves it. */
+const BUNDLE_URL = `/models/${basename(BUNDLE)}`;
 
 let server;
 let chromium;
 
 before(async () => {
-  server = await serve({
-    '/smoke.html': resolve(ROOT, 'tests/browser/smoke.html'),
-    '/pkg': resolve(ROOT, 'www/pkg'),
-    '/bundle': BUNDLE,
-  });
+  server = await serveOnesheet({ models: dirname(BUNDLE) });
   chromium = await launch();
 });
 
@@ -28,20 +27,21 @@ test('CPU backend reproduces the reference features from a fetched bundle', asyn
   const reference = readSafetensors(REFERENCE);
   const page = await chromium.browser.newPage();
   page.on('console', (m) => console.log(`[page] ${m.text()}`));
-  await page.goto(`${server.url}/smoke.html`);
+  // Any page of the origin will do: the test drives the wasm API itself.
+  await page.goto(`${server.url}/`);
   const names = ['empire', 'tt0111161'];
   const inputs = names.map((n) => Array.from(reference[`input.${n}`].data));
-  const result = await page.evaluate(async (inputs) => {
+  const result = await page.evaluate(async ({ inputs, bundleUrl }) => {
     const wasm = await import('/pkg/onesheet.js');
     await wasm.default();
-    const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+    const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
     const model = await wasm.Onesheet.create(bytes, 'cpu');
     const features = [];
     for (const input of inputs) {
       features.push(Array.from(await model.embedPixels(new Float32Array(input), 224, 224)));
     }
     return { backend: model.backend, genres: model.manifest.genres.length, features };
-  }, inputs);
+  }, { inputs, bundleUrl: BUNDLE_URL });
   assert.equal(result.backend, 'cpu');
   assert.equal(result.genres, 19);
   names.forEach((name, i) => {
@@ -55,18 +55,19 @@ test('CPU backend reproduces the reference features from a fetched bundle', asyn
 
 test('a damaged bundle is refused with a clear error', async () => {
   const page = await chromium.browser.newPage();
-  await page.goto(`${server.url}/smoke.html`);
-  const message = await page.evaluate(async () => {
+  // Any page of the origin will do: the test drives the wasm API itself.
+  await page.goto(`${server.url}/`);
+  const message = await page.evaluate(async (bundleUrl) => {
     const wasm = await import('/pkg/onesheet.js');
     await wasm.default();
-    const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+    const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
     try {
       await wasm.Onesheet.create(bytes.subarray(0, bytes.length - 4096), 'cpu');
       return 'accepted';
     } catch (error) {
       return String(error.message ?? error);
     }
-  });
+  }, BUNDLE_URL);
   assert.match(message, /truncated|damaged/);
   await page.close();
 });
@@ -76,17 +77,18 @@ test('WebGPU backend (SwiftShader) reproduces the reference features', async () 
   const gpu = await launch({ webgpu: true });
   try {
     const page = await gpu.browser.newPage();
-    await page.goto(`${server.url}/smoke.html`);
+    // Any page of the origin will do: the test drives the wasm API itself.
+    await page.goto(`${server.url}/`);
     const input = Array.from(reference['input.empire'].data);
-    const result = await page.evaluate(async (input) => {
+    const result = await page.evaluate(async ({ input, bundleUrl }) => {
       if (!navigator.gpu || !(await navigator.gpu.requestAdapter())) return { adapter: false };
       const wasm = await import('/pkg/onesheet.js');
       await wasm.default();
-      const bytes = new Uint8Array(await (await fetch('/bundle')).arrayBuffer());
+      const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
       const model = await wasm.Onesheet.create(bytes, 'webgpu');
       const features = Array.from(await model.embedPixels(new Float32Array(input), 224, 224));
       return { adapter: true, backend: model.backend, features };
-    }, input);
+    }, { input, bundleUrl: BUNDLE_URL });
     assert.ok(result.adapter, 'headless Chromium offers a WebGPU adapter (SwiftShader)');
     assert.equal(result.backend, 'webgpu');
     const error = relativeError(result.features, reference['features.empire'].data);

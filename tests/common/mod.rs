@@ -37,11 +37,7 @@ impl Reference {
             .tensors()
             .into_iter()
             .map(|(name, view)| {
-                let values = view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let values = bytemuck::pod_collect_to_vec::<u8, f32>(view.data());
                 (name, (view.shape().to_vec(), values))
             })
             .collect();

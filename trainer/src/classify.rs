@@ -3,48 +3,38 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
-use onesheet::GENRES;
 use onesheet::bundle::Bundle;
-use onesheet::inference::{Classifier, Prediction};
+use onesheet::inference::Classifier;
 use onesheet::model::ModelInput;
+use onesheet::prediction::{Outcome, PosterResult};
+use onesheet::{Backend, GENRES};
 use rayon::prelude::*;
-use serde_json::{Map, Value, json};
 
-use crate::backend::Backend;
-use crate::defaults;
 use crate::progress;
 
-/// Arguments of `onesheet classify`.
-#[derive(clap::Args)]
-pub struct Args {
-    /// Poster images, or folders to search for them (JPEG, PNG, WebP, GIF).
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
+/// A classification run's settings.
+#[derive(Debug, Clone)]
+pub struct ClassifyConfig {
+    /// Poster images, or folders to search for them.
+    pub inputs: Vec<PathBuf>,
     /// Model bundle.
-    #[arg(long, env = "ONESHEET_MODEL", default_value = defaults::MODEL)]
-    model: PathBuf,
-    /// Output format (default: a table for people).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    pub model: PathBuf,
+    /// Output format.
+    pub format: Format,
     /// Where the model runs.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    backend: Backend,
-    /// Posters run through the model together.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
-    batch: u16,
+    pub backend: Backend,
+    /// Posters run through the model together (at least 1).
+    pub batch: usize,
     /// Print nothing per poster; report posters per second on stderr.
-    #[arg(long)]
-    bench: bool,
+    pub bench: bool,
 }
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
     /// Aligned columns: file, genres, top scores.
     Table,
     /// One row per poster: file, genres, error, a score column per genre.
@@ -56,16 +46,20 @@ enum Format {
 }
 
 /// Extensions searched for inside folders (files named on the command line are always tried).
-const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "webp", "gif"];
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
-/// One poster's outcome.
-struct Outcome {
-    file: PathBuf,
-    result: Result<Prediction, String>,
+/// How a run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Files tried.
+    pub files: usize,
+    /// Files that could not be classified.
+    pub failed: usize,
 }
 
-/// Classifies every input; exit code 1 when any file failed.
-pub fn run(args: Args) -> Result<ExitCode> {
+/// Classifies every input, writing each poster's result to stdout as it comes; a bad file
+/// gets its own row and the rest go on.
+pub fn classify(args: &ClassifyConfig) -> Result<Tally> {
     let files = collect(&args.inputs)?;
     let device = args.backend.device()?;
     let bytes =
@@ -78,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let bar = progress::bar(files.len() as u64, "classifying");
     let mut writer = Writer::new(args.format, args.bench);
     let mut failed = 0usize;
-    for chunk in files.chunks(usize::from(args.batch)) {
+    for chunk in files.chunks(args.batch.max(1)) {
         // Decoding runs on every core while the model waits for a full batch.
         let prepared: Vec<Result<ModelInput, String>> = chunk
             .par_iter()
@@ -100,16 +94,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         .into_iter();
         for (file, place) in chunk.iter().zip(places) {
-            let result = match place {
-                Ok(()) => Ok(predictions
-                    .next()
-                    .context("the model returned too few rows")?),
-                Err(error) => Err(error),
+            let outcome = match place {
+                Ok(()) => Outcome::Classified(
+                    predictions
+                        .next()
+                        .context("the model returned too few rows")?,
+                ),
+                Err(error) => Outcome::Failed { error },
             };
-            failed += usize::from(result.is_err());
-            writer.write(&Outcome {
-                file: file.clone(),
-                result,
+            failed += usize::from(matches!(outcome, Outcome::Failed { .. }));
+            writer.write(&PosterResult {
+                file: file.to_string_lossy().into_owned(),
+                outcome,
             })?;
         }
         bar.inc(chunk.len() as u64);
@@ -128,9 +124,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     if failed > 0 {
         eprintln!("{failed} of {} files could not be classified", files.len());
-        return Ok(ExitCode::FAILURE);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Tally {
+        files: files.len(),
+        failed,
+    })
 }
 
 /// Files named directly, and image files found under folders (sorted, so output is stable).
@@ -140,7 +138,17 @@ fn collect(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if input.is_dir() {
             let mut found = Vec::new();
             for entry in walkdir::WalkDir::new(input).follow_links(true) {
-                let entry = entry.with_context(|| format!("walking {}", input.display()))?;
+                // A symlink loop or an unreadable folder costs its own entries, not the run.
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(error) => {
+                        eprintln!(
+                            "warning: skipped while walking {}: {error}",
+                            input.display()
+                        );
+                        continue;
+                    }
+                };
                 if entry.file_type().is_file() && is_image_name(entry.path()) {
                     found.push(entry.into_path());
                 }
@@ -164,7 +172,7 @@ fn is_image_name(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Streams outcomes in the chosen format.
+/// Streams results in the chosen format.
 struct Writer {
     format: Format,
     quiet: bool,
@@ -184,28 +192,32 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, outcome: &Outcome) -> Result<()> {
+    fn write(&mut self, result: &PosterResult) -> Result<()> {
         if self.quiet {
             return Ok(());
         }
-        let file = outcome.file.display().to_string();
         match self.format {
-            Format::Jsonl => writeln!(self.out, "{}", to_json(outcome))?,
+            Format::Jsonl => writeln!(self.out, "{}", serde_json::to_string(result)?)?,
             Format::Json => {
                 let sep = if self.first { "[\n  " } else { ",\n  " };
-                write!(self.out, "{sep}{}", to_json(outcome))?;
+                write!(self.out, "{sep}{}", serde_json::to_string(result)?)?;
             }
-            Format::Table => match &outcome.result {
-                Ok(p) => {
-                    let top: Vec<String> = p
-                        .genres
-                        .iter()
-                        .map(|&g| format!("{} {:.2}", GENRES[g].name, p.scores[g]))
-                        .collect();
-                    writeln!(self.out, "{file}\t{}", top.join(", "))?;
+            Format::Table => {
+                let file = printable(&result.file);
+                match &result.outcome {
+                    Outcome::Classified(p) => {
+                        let top: Vec<String> = p
+                            .genres
+                            .iter()
+                            .map(|&g| format!("{} {:.2}", GENRES[g].name, p.scores[g]))
+                            .collect();
+                        writeln!(self.out, "{file}\t{}", top.join(", "))?;
+                    }
+                    Outcome::Failed { error } => {
+                        writeln!(self.out, "{file}\terror: {}", printable(error))?;
+                    }
                 }
-                Err(e) => writeln!(self.out, "{file}\terror: {e}")?,
-            },
+            }
             Format::Csv => {
                 if self.csv.is_none() {
                     let mut w = csv::Writer::from_writer(std::io::stdout());
@@ -214,16 +226,16 @@ impl Writer {
                     w.write_record(&header)?;
                     self.csv = Some(w);
                 }
-                let mut row = vec![file];
-                match &outcome.result {
-                    Ok(p) => {
+                let mut row = vec![defused(&result.file)];
+                match &result.outcome {
+                    Outcome::Classified(p) => {
                         row.push(p.genre_names().join("|"));
                         row.push(String::new());
                         row.extend(p.scores.iter().map(|s| format!("{s:.6}")));
                     }
-                    Err(e) => {
+                    Outcome::Failed { error } => {
                         row.push(String::new());
-                        row.push(e.clone());
+                        row.push(defused(error));
                         row.extend(GENRES.iter().map(|_| String::new()));
                     }
                 }
@@ -248,17 +260,60 @@ impl Writer {
     }
 }
 
-/// `{"file", "scores": {all 19}, "genres": [...]}` or `{"file", "error"}`.
-fn to_json(outcome: &Outcome) -> Value {
-    match &outcome.result {
-        Ok(p) => {
-            let scores: Map<String, Value> = GENRES
-                .iter()
-                .zip(&p.scores)
-                .map(|(g, &s)| (g.name.to_string(), json!(s)))
-                .collect();
-            json!({ "file": outcome.file, "scores": scores, "genres": p.genre_names() })
+/// A file name or message for a terminal: control characters (escape sequences, newlines,
+/// tabs) escaped, so a hostile name cannot move the cursor or forge rows.
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
         }
-        Err(e) => json!({ "file": outcome.file, "error": e }),
+    }
+    shown
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: cells starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return get a leading apostrophe, unless they are a plain
+/// number (the drop page's rule, so both downloads agree).
+pub fn defused(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        for cell in [
+            "=HYPERLINK(\"x\")",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert!(defused(cell).starts_with('\''), "{cell}");
+        }
+        assert_eq!(defused("poster.jpg"), "poster.jpg");
+        assert_eq!(defused("-2"), "-2");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals() {
+        let hostile = "a\u{1b}[2Jb\nc\td";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(
+            shown.contains("\\u{1b}[2J") && shown.contains("\\n"),
+            "{shown:?}"
+        );
+        assert_eq!(printable("Alien (1979) – ß.jpg"), "Alien (1979) – ß.jpg");
     }
 }

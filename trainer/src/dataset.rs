@@ -164,12 +164,11 @@ fn deduplicate(posters: Vec<Poster>) -> Result<(Vec<Poster>, Duplicates)> {
         let bytes = std::fs::read(&poster.image)
             .with_context(|| format!("reading {}", poster.image.display()))?;
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
-        match seen.get(&digest) {
-            Some(first) => duplicates.push((poster.id, first.clone())),
-            None => {
-                seen.insert(digest, poster.id.clone());
-                kept.push(poster);
-            }
+        if let Some(first) = seen.get(&digest) {
+            duplicates.push((poster.id, first.clone()));
+        } else {
+            seen.insert(digest, poster.id.clone());
+            kept.push(poster);
         }
     }
     Ok((kept, duplicates))

@@ -2,74 +2,44 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 use onesheet::model::ModelInput;
 use onesheet::preprocess::{self, DecodeLimits, InputSpec};
-use onesheet::{inference, model, pretrained};
+use onesheet::{Backend, inference, model, pretrained};
 use serde_json::json;
 
-use crate::backend::Backend;
-use crate::defaults;
 use crate::progress;
 
-/// Arguments of `onesheet embed`.
-#[derive(clap::Args)]
-pub struct Args {
-    /// Images to embed (JPEG, PNG, WebP, GIF).
-    #[arg(required = true)]
-    images: Vec<PathBuf>,
+/// An embedding run's settings.
+#[derive(Debug, Clone)]
+pub struct EmbedConfig {
+    /// Images to embed.
+    pub images: Vec<PathBuf>,
     /// Pretrained MobileNetV2 weights (torchvision-layout safetensors).
-    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
-    weights: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-    format: Format,
-    /// Model input size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "224x224", value_parser = parse_size)]
-    size: (u32, u32),
+    pub weights: PathBuf,
+    /// Model input, width and height.
+    pub size: (u32, u32),
     /// Where the model runs.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
-    backend: Backend,
-    /// Images run through the model together.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
-    batch: u16,
+    pub backend: Backend,
+    /// Images run through the model together (at least 1).
+    pub batch: usize,
 }
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// One JSON object per line.
-    Jsonl,
-}
-
-/// `WIDTHxHEIGHT`, both positive.
-pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let (w, h) = text
-        .split_once(['x', 'X', '×'])
-        .ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT"))?;
-    let parse = |s: &str| match s.trim().parse::<u32>() {
-        Ok(n) if (32..=4096).contains(&n) => Ok(n),
-        _ => Err(format!("`{s}` is not a size between 32 and 4096")),
-    };
-    Ok((parse(w)?, parse(h)?))
-}
-
-/// Embeds every image; a bad image is reported in its own line and the rest go on.
-pub fn run(args: Args) -> Result<ExitCode> {
+/// Embeds every image, one JSON line each on stdout (`{"file", "embedding"}` or
+/// `{"file", "error"}`); a bad image is reported in its own line and the rest go on. Returns
+/// how many failed.
+pub fn embed(args: &EmbedConfig) -> Result<usize> {
     let device = args.backend.device()?;
     let network = pretrained::load_file(&args.weights, &device)
         .with_context(|| format!("loading weights {}", args.weights.display()))?;
     let spec = InputSpec::mobilenet(args.size.0, args.size.1);
     let limits = DecodeLimits::default();
-    let Format::Jsonl = args.format;
 
     let bar = progress::bar(args.images.len() as u64, "embedding");
     let mut out = std::io::stdout().lock();
     let mut failed = 0usize;
-    for chunk in args.images.chunks(usize::from(args.batch)) {
+    for chunk in args.images.chunks(args.batch.max(1)) {
         let (mut ready, mut inputs): (Vec<&PathBuf>, Vec<ModelInput>) = (Vec::new(), Vec::new());
         let mut lines = Vec::new();
         for path in chunk {
@@ -83,7 +53,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
                 Err(error) => {
                     failed += 1;
-                    lines.push((path, json!({ "file": path, "error": error.to_string() })));
+                    lines.push((
+                        path,
+                        json!({ "file": path.to_string_lossy(), "error": error.to_string() }),
+                    ));
                 }
             }
         }
@@ -91,7 +64,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let embedding = network.backbone.forward(model::batch(&inputs, &device));
             let rows = inference::read_rows_sync(embedding)?;
             for (path, row) in ready.into_iter().zip(rows) {
-                lines.push((path, json!({ "file": path, "embedding": row })));
+                lines.push((
+                    path,
+                    json!({ "file": path.to_string_lossy(), "embedding": row }),
+                ));
             }
         }
         // Keep the command line's order, whatever failed.
@@ -102,9 +78,5 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(failed)
 }

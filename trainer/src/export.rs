@@ -1,46 +1,33 @@
-//! `onesheet export`: write a model bundle.
+//! Test bundles: the pretrained backbone with an untrained head.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::Device;
 use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
 use onesheet::model::{GenreClassifier, GenreHeadConfig};
 use onesheet::preprocess::InputSpec;
 use onesheet::pretrained;
 
-use crate::defaults;
-use crate::embed::parse_size;
+use crate::write;
 
-/// Arguments of `onesheet export`.
-#[derive(clap::Args)]
-pub struct Args {
+/// A test bundle's settings.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
     /// Where to write the bundle.
-    #[arg(long)]
-    out: PathBuf,
-    /// Build the bundle from the pretrained backbone and an untrained genre head. Its scores
-    /// mean nothing: it exists to test the bundle, the CLI and the browser.
-    #[arg(long)]
-    untrained_head: bool,
+    pub out: PathBuf,
     /// Pretrained MobileNetV2 weights (torchvision-layout safetensors).
-    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
-    weights: PathBuf,
-    /// Model input size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "224x224", value_parser = parse_size)]
-    size: (u32, u32),
-    /// Store weights in f32 rather than f16.
-    #[arg(long)]
-    f32: bool,
+    pub weights: PathBuf,
+    /// Model input, width and height.
+    pub size: (u32, u32),
+    /// How the weights are stored.
+    pub precision: Precision,
 }
 
-/// Writes the bundle.
-pub fn run(args: Args) -> Result<()> {
-    if !args.untrained_head {
-        bail!(
-            "a trained bundle is written by `onesheet train` (--out); pass --untrained-head for a \
-             test bundle"
-        );
-    }
+/// Writes a bundle of the pretrained backbone and an untrained genre head. Its scores mean
+/// nothing: it exists to test the bundle, the CLI and the browser. (A trained bundle is
+/// written by [`crate::training::train`].)
+pub fn export_untrained(args: &ExportConfig) -> Result<()> {
     let device = Device::flex();
     let network = pretrained::load_file(&args.weights, &device)
         .with_context(|| format!("loading weights {}", args.weights.display()))?;
@@ -50,7 +37,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let provenance = Provenance {
         trained: false,
-        backbone: format!("{}", args.weights.display()),
+        created: write::timestamp(),
+        backbone: format!("{} ({})", pretrained::DESCRIPTION, args.weights.display()),
         recipe: "untrained genre head: for tests only, its scores mean nothing".into(),
         ..Provenance::default()
     };
@@ -59,13 +47,8 @@ pub fn run(args: Args) -> Result<()> {
         0.5,
         provenance,
     );
-    let precision = if args.f32 {
-        Precision::F32
-    } else {
-        Precision::F16
-    };
-    let bytes = Bundle { manifest, model }.to_bytes(precision)?;
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    let bytes = Bundle { manifest, model }.to_bytes(args.precision)?;
+    write::atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} bytes)", args.out.display(), bytes.len());
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! the genre head reads) and the activation entering the last inverted-residual block (what
 //! top-block fine-tuning starts from). It lives under a directory named by a key over the
 //! weights' bytes and the preprocessing, so a change to either can never read stale features.
-//! Work is written in chunks, each renamed into place when complete: a killed run computes only
-//! the missing chunks.
+//! Work is written in chunks, each synced and renamed into place when complete, with a checksum
+//! over its data: a killed run computes only the missing chunks, and a damaged one is computed
+//! again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset::Poster;
 use crate::progress;
+use crate::write;
 
 /// Views cached per poster: as is, and mirrored left to right.
 pub const VIEWS: usize = 2;
@@ -31,7 +33,7 @@ pub const TAP_CHANNELS: usize = 160;
 /// Posters per cache file.
 const CHUNK: usize = 256;
 /// Bumped when what a chunk holds changes.
-const CACHE_VERSION: &str = "onesheet-features-v1";
+const CACHE_VERSION: &str = "onesheet-features-v2";
 
 /// What the cached numbers depend on.
 pub struct CacheSpec {
@@ -47,7 +49,7 @@ impl CacheSpec {
         let bytes =
             std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
         Ok(Self {
-            weights_digest: hex(&Sha256::digest(&bytes)),
+            weights_digest: format!("{:x}", Sha256::digest(&bytes)),
             input,
         })
     }
@@ -59,7 +61,7 @@ impl CacheSpec {
         hasher.update(&self.weights_digest);
         hasher.update(serde_json::to_vec(&self.input)?);
         hasher.update(format!("views={VIEWS} tap={TAP_BLOCK} resize=triangle"));
-        Ok(hex(&hasher.finalize())[..16].to_string())
+        Ok(format!("{:x}", hasher.finalize())[..16].to_string())
     }
 
     /// `[channels, height, width]` of one cached tap activation.
@@ -117,13 +119,30 @@ pub fn ensure(
     let dir = root.join(spec.key()?);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let chunks: Vec<&[Poster]> = posters.chunks(CHUNK).collect();
-    let done: Vec<bool> = (0..chunks.len())
-        .map(|i| chunk_path(&dir, i).exists())
+    let tap_shape = spec.tap_shape();
+    let tap_len: usize = tap_shape.iter().product();
+    // A chunk counts as cached only when it reads back whole and matches its checksum: a
+    // damaged one (a full disk, a copy cut short) is computed again, not trusted.
+    let mut loaded: Vec<Option<Chunk>> = (0..chunks.len())
+        .map(|i| {
+            let path = chunk_path(&dir, i);
+            if !path.exists() {
+                return None;
+            }
+            read_chunk(&path, chunks[i], tap_len)
+                .map_err(|error| {
+                    eprintln!(
+                        "warning: cached features {} are damaged ({error:#}); computing them again",
+                        path.display()
+                    );
+                })
+                .ok()
+        })
         .collect();
     let cached = chunks
         .iter()
-        .zip(&done)
-        .filter(|(_, d)| **d)
+        .zip(&loaded)
+        .filter(|(_, c)| c.is_some())
         .map(|(c, _)| c.len())
         .sum::<usize>();
     let bar = progress::bar(posters.len() as u64, "caching backbone features");
@@ -136,16 +155,10 @@ pub fn ensure(
             cached
         );
     }
-    let mut features = Features {
-        ids: Vec::with_capacity(posters.len()),
-        pooled: Vec::with_capacity(posters.len() * VIEWS * FEATURES),
-        tap: Vec::new(),
-        tap_shape: spec.tap_shape(),
-    };
     // One chunk per core at a time: flex keeps about one core busy on a batch of its own.
-    let missing: Vec<usize> = (0..chunks.len()).filter(|&i| !done[i]).collect();
+    let missing: Vec<usize> = (0..chunks.len()).filter(|&i| loaded[i].is_none()).collect();
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     std::thread::scope(|scope| -> Result<()> {
         let handles: Vec<_> = (0..workers.min(missing.len()))
             .map(|_| {
@@ -153,11 +166,7 @@ pub fn ensure(
                     while let Some(&i) = missing.get(next.fetch_add(1, Ordering::SeqCst)) {
                         let bytes =
                             compute_chunk(chunks[i], spec, backbone, device, batch_size, &bar)?;
-                        let path = chunk_path(&dir, i);
-                        let partial = path.with_extension("tmp");
-                        std::fs::write(&partial, bytes)
-                            .with_context(|| format!("writing {}", partial.display()))?;
-                        std::fs::rename(&partial, &path)?;
+                        write::atomic(&chunk_path(&dir, i), &bytes)?;
                     }
                     Ok(())
                 })
@@ -170,10 +179,22 @@ pub fn ensure(
         }
         Ok(())
     })?;
+    let mut features = Features {
+        ids: Vec::with_capacity(posters.len()),
+        pooled: Vec::with_capacity(posters.len() * VIEWS * FEATURES),
+        tap: Vec::with_capacity(posters.len() * VIEWS * tap_len),
+        tap_shape,
+    };
     for (i, chunk) in chunks.iter().enumerate() {
         let path = chunk_path(&dir, i);
-        read_chunk(&path, chunk, &mut features)
-            .with_context(|| format!("reading cached features {}", path.display()))?;
+        let read = match loaded[i].take() {
+            Some(read) => read,
+            None => read_chunk(&path, chunk, tap_len)
+                .with_context(|| format!("reading cached features {}", path.display()))?,
+        };
+        features.ids.extend(read.ids);
+        features.pooled.extend(read.pooled);
+        features.tap.extend(read.tap);
     }
     bar.finish_and_clear();
     Ok(features)
@@ -218,15 +239,15 @@ fn compute_chunk(
     }
     let ids: Vec<&str> = posters.iter().map(|p| p.id.as_str()).collect();
     let [tc, th, tw] = spec.tap_shape();
-    let pooled_bytes: Vec<u8> = pooled.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let tap_bytes: Vec<u8> = tap.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let pooled_bytes: &[u8] = bytemuck::cast_slice(&pooled);
+    let tap_bytes: &[u8] = bytemuck::cast_slice(&tap);
     let tensors = [
         (
             "pooled",
             TensorView::new(
                 Dtype::F32,
                 vec![posters.len(), VIEWS, FEATURES],
-                &pooled_bytes,
+                pooled_bytes,
             )?,
         ),
         (
@@ -234,23 +255,22 @@ fn compute_chunk(
             TensorView::new(
                 Dtype::F16,
                 vec![posters.len(), VIEWS, tc, th, tw],
-                &tap_bytes,
+                tap_bytes,
             )?,
         ),
     ];
-    let metadata = HashMap::from([("ids".to_string(), serde_json::to_string(&ids)?)]);
+    let metadata = HashMap::from([
+        ("ids".to_string(), serde_json::to_string(&ids)?),
+        ("sha256".to_string(), data_digest(pooled_bytes, tap_bytes)),
+    ]);
     Ok(safetensors::serialize(tensors, Some(metadata))?)
 }
 
-/// The backbone split at [`TAP_BLOCK`]: the activation there, and the pooled embedding.
+/// The activation entering [`TAP_BLOCK`], and the pooled embedding, from one backbone pass.
 pub fn tap_and_pool(backbone: &MobileNetV2, input: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
-    let tap = backbone.blocks[..TAP_BLOCK]
-        .iter()
-        .fold(backbone.stem.forward(input), |x, block| block.forward(x));
-    let top = backbone.blocks[TAP_BLOCK..]
-        .iter()
-        .fold(tap.clone(), |x, block| block.forward(x));
-    (tap, global_average_pool(backbone.last.forward(top)))
+    let tap = backbone.to_tap(input, TAP_BLOCK);
+    let pooled = global_average_pool(backbone.from_tap(tap.clone(), TAP_BLOCK));
+    (tap, pooled)
 }
 
 fn read_f32(data: TensorData) -> Result<Vec<f32>> {
@@ -258,43 +278,50 @@ fn read_f32(data: TensorData) -> Result<Vec<f32>> {
         .map_err(|e| anyhow::anyhow!("reading back the backbone's output: {e:?}"))
 }
 
-fn read_chunk(path: &Path, posters: &[Poster], features: &mut Features) -> Result<()> {
+/// SHA-256 over a chunk's tensor data: safetensors notices a file cut short, not a changed byte.
+fn data_digest(pooled: &[u8], tap: &[u8]) -> String {
+    format!(
+        "{:x}",
+        Sha256::new()
+            .chain_update(pooled)
+            .chain_update(tap)
+            .finalize()
+    )
+}
+
+/// One cache file's contents.
+struct Chunk {
+    ids: Vec<String>,
+    pooled: Vec<f32>,
+    tap: Vec<f16>,
+}
+
+fn read_chunk(path: &Path, posters: &[Poster], tap_len: usize) -> Result<Chunk> {
     let bytes = std::fs::read(path)?;
     let (_, metadata) = SafeTensors::read_metadata(&bytes)?;
+    let metadata = metadata.metadata().clone().unwrap_or_default();
     let ids: Vec<String> = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("ids"))
+        .get("ids")
         .map(|ids| serde_json::from_str(ids))
         .transpose()?
         .unwrap_or_default();
     if ids.len() != posters.len() || ids.iter().zip(posters).any(|(a, p)| *a != p.id) {
-        bail!("it holds other posters than expected; delete it to recompute");
+        bail!("it holds other posters than expected");
     }
     let tensors = SafeTensors::deserialize(&bytes)?;
     let pooled = tensors.tensor("pooled")?;
     let tap = tensors.tensor("tap")?;
-    let tap_len: usize = features.tap_shape.iter().product();
     if pooled.data().len() != posters.len() * VIEWS * FEATURES * 4
         || tap.data().len() != posters.len() * VIEWS * tap_len * 2
     {
-        bail!("its tensors have unexpected sizes; delete it to recompute");
+        bail!("its tensors have unexpected sizes");
     }
-    features.ids.extend(ids);
-    features.pooled.extend(
-        pooled
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-    );
-    features.tap.extend(
-        tap.data()
-            .chunks_exact(2)
-            .map(|b| f16::from_le_bytes([b[0], b[1]])),
-    );
-    Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    if metadata.get("sha256") != Some(&data_digest(pooled.data(), tap.data())) {
+        bail!("its data does not match its checksum");
+    }
+    Ok(Chunk {
+        ids,
+        pooled: bytemuck::pod_collect_to_vec(pooled.data()),
+        tap: bytemuck::pod_collect_to_vec(tap.data()),
+    })
 }

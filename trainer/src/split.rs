@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::dataset::{Collection, Dataset, Labels};
+use crate::write;
 
 /// Which part of the data a film belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +57,7 @@ pub const FRACTIONS: [f64; 3] = [0.70, 0.15, 0.15];
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     parts: HashMap<String, Part>,
+    seed: u64,
 }
 
 impl Split {
@@ -74,7 +76,12 @@ impl Split {
                 parts.insert(poster.id.clone(), Part::ALL[fold]);
             }
         }
-        Self { parts }
+        Self { parts, seed }
+    }
+
+    /// The seed the split was drawn with.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// The part of a film, if the split knows it.
@@ -87,40 +94,68 @@ impl Split {
         let mut reader =
             csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
         let mut parts = HashMap::new();
+        let mut seed = None;
         for (line, record) in reader.records().enumerate() {
-            let record = record.with_context(|| format!("{}: row {}", path.display(), line + 2))?;
-            let (Some(id), Some(part)) = (record.get(0), record.get(2).and_then(Part::parse))
-            else {
+            let row = line + 2;
+            let record = record.with_context(|| format!("{}: row {row}", path.display()))?;
+            let (Some(id), Some(part), Some(row_seed)) = (
+                record.get(0),
+                record.get(2).and_then(Part::parse),
+                record.get(3).and_then(|s| s.parse::<u64>().ok()),
+            ) else {
                 bail!(
-                    "{}: row {} is not `imdb_id,collection,part`",
-                    path.display(),
-                    line + 2
+                    "{}: row {row} is not `imdb_id,collection,part,seed`; delete the file to \
+                     split anew",
+                    path.display()
                 );
             };
+            if seed.is_some_and(|s| s != row_seed) {
+                bail!(
+                    "{}: row {row} has another seed than the rows before it",
+                    path.display()
+                );
+            }
+            seed = Some(row_seed);
             parts.insert(id.to_string(), part);
         }
-        Ok(Self { parts })
+        let seed = seed.with_context(|| format!("{} holds no posters", path.display()))?;
+        Ok(Self { parts, seed })
     }
 
-    /// Writes `imdb_id,collection,part` rows in the dataset's order.
+    /// Writes `imdb_id,collection,part,seed` rows in the dataset's order, atomically.
     pub fn write(&self, dataset: &Dataset, path: &Path) -> Result<()> {
-        let mut writer =
-            csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-        writer.write_record(["imdb_id", "collection", "part"])?;
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(["imdb_id", "collection", "part", "seed"])?;
+        let seed = self.seed.to_string();
         for poster in &dataset.posters {
             if let Some(part) = self.part(&poster.id) {
-                writer.write_record([&poster.id, poster.collection.dir_name(), part.name()])?;
+                writer.write_record([
+                    poster.id.as_str(),
+                    poster.collection.dir_name(),
+                    part.name(),
+                    &seed,
+                ])?;
             }
         }
-        writer.flush()?;
-        Ok(())
+        let bytes = writer.into_inner().context("writing the split")?;
+        write::atomic(path, &bytes)
     }
 
-    /// The split saved at `path`, or a new one saved there. A saved split that does not cover
-    /// the dataset is an error: silently re-splitting would mix old test films into training.
+    /// The split saved at `path`, or a new one drawn with `seed` and saved there. A saved split
+    /// that does not cover the dataset, or was drawn with another seed, is an error: silently
+    /// re-splitting would mix old test films into training, and silently keeping it would
+    /// ignore the seed asked for.
     pub fn load_or_create(dataset: &Dataset, path: &Path, seed: u64) -> Result<Self> {
         if path.exists() {
             let split = Self::read(path)?;
+            if split.seed != seed {
+                bail!(
+                    "{} was drawn with seed {}, not {seed}: delete it (or use another --work) \
+                     to split anew with seed {seed}",
+                    path.display(),
+                    split.seed
+                );
+            }
             let missing = dataset
                 .posters
                 .iter()
@@ -135,9 +170,6 @@ impl Split {
             return Ok(split);
         }
         let split = Self::new(dataset, seed);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         split.write(dataset, path)?;
         Ok(split)
     }

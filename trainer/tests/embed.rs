@@ -108,8 +108,8 @@ fn reference_features(name: &str) -> Vec<f64> {
     let view = tensors
         .tensor(&format!("features.{name}"))
         .expect("features tensor");
-    view.data()
-        .chunks_exact(4)
-        .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    bytemuck::pod_collect_to_vec::<u8, f32>(view.data())
+        .into_iter()
+        .map(f64::from)
         .collect()
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -67,7 +68,7 @@ fn synthetic_dataset(root: &Path, n: usize) {
             }
             image.save(images.join(format!("{id}.jpg"))).expect("save");
             let year = first_year + (i % 30);
-            csv.push_str(&format!("{id},{year},Film {i},{genre},{genre}\n"));
+            writeln!(csv, "{id},{year},Film {i},{genre},{genre}").expect("a String");
         }
         // The same artwork under a second id: must be dropped before splitting.
         let twin = format!("tt{collection}twin");
@@ -76,7 +77,7 @@ fn synthetic_dataset(root: &Path, n: usize) {
             images.join(format!("{twin}.jpg")),
         )
         .expect("copy");
-        csv.push_str(&format!("{twin},{first_year},Twin,Action,Action\n"));
+        writeln!(csv, "{twin},{first_year},Twin,Action,Action").expect("a String");
         std::fs::write(root.join(collection).join("labels.csv"), csv).expect("csv");
     }
 }
@@ -101,6 +102,8 @@ fn train(data: &Path, work: &Path, out: &Path, extra: &[&str]) -> Output {
         .arg("--out")
         .arg(out)
         .args(["--size", "64x96", "--f32", "--batch", "8"])
+        // A fixed creation time, so runs that train the same model write the same bundle.
+        .env("SOURCE_DATE_EPOCH", "1700000000")
         .args(extra))
 }
 
@@ -134,24 +137,58 @@ fn trains_evaluates_and_classifies() {
     assert!(!split.contains("twin"), "the duplicate poster was kept");
     for collection in ["posters", "vintage"] {
         for part in ["train", "validation", "test"] {
-            let tag = format!(",{collection},{part}");
+            let tag = format!(",{collection},{part},42");
             assert!(
                 rows.iter().any(|r| r.ends_with(&tag)),
                 "no {collection} {part} films"
             );
         }
     }
-    // The split is reused, not redrawn, by the next run.
+    // The split is reused, not redrawn, by the next run: a film moved by hand from validation
+    // to training stays there (a redrawn split would put it back).
+    let moved = rows
+        .iter()
+        .find(|r| r.contains(",posters,validation,"))
+        .expect("a validation film");
+    let edited = split.replacen(moved, &moved.replace(",validation,", ",train,"), 1);
+    std::fs::write(work.join("split.csv"), &edited).expect("edit the split");
     let again = train(&data, &work, &model, &STAGES);
     assert!(again.status.success());
     assert_eq!(
         std::fs::read_to_string(work.join("split.csv")).expect("split"),
-        split
+        edited
+    );
+    // Another seed is refused, not silently ignored, while the split on disk has its own.
+    let reseeded = train(&data, &work, &model, &["--seed", "7"]);
+    assert!(!reseeded.status.success());
+    let stderr = String::from_utf8_lossy(&reseeded.stderr);
+    assert!(
+        stderr.contains("seed 42") && stderr.contains("split anew"),
+        "{stderr}"
     );
 
     let bytes = std::fs::read(&model).expect("model written");
     let manifest = onesheet::Bundle::read_manifest(&bytes).expect("a bundle");
     assert!(manifest.provenance.trained);
+    // Provenance comes from the run: its date, its split, its settings and every stage.
+    let provenance = &manifest.provenance;
+    assert_eq!(provenance.created, "2023-11-14T22:13:20Z");
+    assert!(
+        provenance
+            .training_data
+            .contains("70% train, split seed 42"),
+        "{provenance:?}"
+    );
+    assert!(
+        provenance.backbone.contains("weights SHA-256 "),
+        "{provenance:?}"
+    );
+    for needle in ["head:", "top:", "full:", "dropout 0.3", "seed 42"] {
+        assert!(
+            provenance.recipe.contains(needle),
+            "recipe lacks {needle}: {provenance:?}"
+        );
+    }
     assert_eq!((manifest.input.width, manifest.input.height), (64, 96));
     assert!(
         manifest
@@ -283,16 +320,46 @@ fn resuming_after_an_interruption_gives_the_same_model() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert!(runs[0].join("checkpoint/model-2.bpk").exists());
     assert!(!runs[0].join("checkpoint/model-3.bpk").exists());
+    // As a kill in the middle of writing epoch 2's checkpoint would leave it: its optimizer
+    // state cut short. Resuming must notice and start again from epoch 1.
+    let optim = runs[0].join("checkpoint/optim-2.bpk");
+    let bytes = std::fs::read(&optim).expect("optimizer checkpoint");
+    std::fs::write(&optim, &bytes[..bytes.len() / 2]).expect("truncate");
 
     let output = train(&data, &work, &resumed, &args);
     assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("resuming"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("epoch 2") && stderr.contains("incomplete"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("after epoch 1"), "{stderr}");
     // The checksum covers the manifest and every tensor (metadata order may differ).
     assert_eq!(
         checksum(&straight),
         checksum(&resumed),
         "the resumed run differs from the uninterrupted one"
     );
+
+    // A damaged feature-cache chunk is computed again, not trusted (nor fatal): one byte of
+    // its data flipped, the next run notices and trains the same model.
+    let cache = std::fs::read_dir(dir.path().join("work-a/cache"))
+        .expect("cache/")
+        .next()
+        .expect("a cache key folder")
+        .expect("entry")
+        .path()
+        .join("chunk-00000.safetensors");
+    let mut chunk = std::fs::read(&cache).expect("a cached chunk");
+    let last = chunk.len() - 1;
+    chunk[last] ^= 0x40;
+    std::fs::write(&cache, &chunk).expect("damage the chunk");
+    let again = dir.path().join("again.safetensors");
+    let output = train(&data, &dir.path().join("work-a"), &again, &args);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert_eq!(checksum(&straight), checksum(&again));
 
     // Other settings in the same working directory start a run of their own beside it.
     let other = dir.path().join("other.safetensors");

@@ -73,6 +73,11 @@ impl Examples {
         self.items.len()
     }
 
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// The examples at `indices`, as tensors of rank `D` on `device`.
     pub fn batch<const D: usize>(
         &self,

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use burn::config::Config;
 use burn::data::dataloader::DataLoader;
-use burn::optim::AdamWConfig;
+use burn::optim::lr_scheduler::LrSchedulerRecord;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::{AdamWConfig, OptimizerRecord};
 use burn::store::ModuleRecord;
 use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
@@ -47,6 +48,9 @@ pub struct StageConfig {
     /// Epochs without a better validation loss before stopping.
     #[config(default = 4)]
     pub patience: usize,
+    /// Dropout before the genre head's linear layer.
+    #[config(default = 0.3)]
+    pub dropout: f64,
     /// Seeds initialisation, shuffling and dropout.
     #[config(default = 42)]
     pub seed: u64,
@@ -56,9 +60,14 @@ impl StageConfig {
     /// The settings in a phrase, for the recipe and the report.
     pub fn summary(&self) -> String {
         format!(
-            "AdamW lr {:e} (cosine), weight decay {:e}, batch {}, at most {} epochs, early stop \
-             after {} without a better validation loss",
-            self.learning_rate, self.weight_decay, self.batch_size, self.epochs, self.patience
+            "AdamW lr {:e} (cosine), weight decay {:e}, dropout {}, batch {}, at most {} epochs, \
+             early stop after {} without a better validation loss",
+            self.learning_rate,
+            self.weight_decay,
+            self.dropout,
+            self.batch_size,
+            self.epochs,
+            self.patience
         )
     }
 }
@@ -105,8 +114,8 @@ pub struct EpochLoss {
 pub fn fit<M, const D: usize>(
     model: M,
     dir: &Path,
-    train: Arc<dyn Source<D>>,
-    valid: Arc<dyn Source<D>>,
+    train: &Arc<dyn Source<D>>,
+    valid: &Arc<dyn Source<D>>,
     config: &StageConfig,
     device: &Device,
     stop_after: Option<usize>,
@@ -118,13 +127,7 @@ where
 {
     // One directory per configuration (data included): other settings start their own run
     // beside this one instead of resuming it, and no run is lost.
-    let digest = Sha256::digest(config.to_string());
-    let dir = &dir.join(
-        digest[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    );
+    let dir = &run_dir(dir, config);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let config_path = dir.join("config.json");
     config
@@ -219,6 +222,13 @@ where
     })
 }
 
+/// The directory of a stage run with `config` under `stage_dir`: named by a digest of every
+/// setting, so a run with any other setting (dropout, data, seed…) never resumes this one.
+pub fn run_dir(stage_dir: &Path, config: &StageConfig) -> PathBuf {
+    let digest = format!("{:x}", Sha256::digest(config.to_string()));
+    stage_dir.join(&digest[..12])
+}
+
 /// From burn's first epoch directory to the `finished` marker, by their modification times.
 fn stage_seconds(dir: &Path) -> Option<f64> {
     let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -233,12 +243,16 @@ fn stage_name(dir: &Path) -> String {
         .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned())
 }
 
+/// The last epoch whose model, optimizer and scheduler checkpoints all read back whole. burn
+/// writes them in place, one after the other: a kill can leave the newest epoch with a
+/// truncated file or without its optimizer, and resuming from it would fail or go astray, so
+/// such an epoch is skipped (and trained again).
 fn latest_checkpoint(dir: &Path) -> Result<Option<usize>> {
     let checkpoints = dir.join("checkpoint");
     if !checkpoints.exists() {
         return Ok(None);
     }
-    let mut latest = None;
+    let mut epochs = Vec::new();
     for entry in std::fs::read_dir(&checkpoints)? {
         let name = entry?.file_name();
         let epoch = name
@@ -246,9 +260,25 @@ fn latest_checkpoint(dir: &Path) -> Result<Option<usize>> {
             .and_then(|n| n.strip_prefix("model-"))
             .and_then(|n| n.strip_suffix(".bpk"))
             .and_then(|n| n.parse::<usize>().ok());
-        latest = latest.max(epoch);
+        epochs.extend(epoch);
     }
-    Ok(latest)
+    epochs.sort_unstable();
+    for &epoch in epochs.iter().rev() {
+        let file = |name: &str| checkpoints.join(format!("{name}-{epoch}.bpk"));
+        let complete = ModuleRecord::load(file("model"))
+            .map(drop)
+            .and_then(|()| OptimizerRecord::load(file("optim")).map(drop))
+            .and_then(|()| LrSchedulerRecord::load(file("scheduler")).map(drop));
+        match complete {
+            Ok(()) => return Ok(Some(epoch)),
+            Err(error) => eprintln!(
+                "warning: the checkpoint of epoch {epoch} in {} is incomplete ({error:?}); \
+                 resuming from an earlier one",
+                checkpoints.display()
+            ),
+        }
+    }
+    Ok(None)
 }
 
 /// Mean loss per epoch from burn-train's metric logs (`{train,valid}/epoch-N/Loss.log`: a
@@ -292,4 +322,29 @@ fn mean_of_log(path: &Path) -> Result<f64> {
         bail!("{} holds no values", path.display());
     }
     Ok(values.iter().sum::<f64>() / values.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_names_its_own_run() {
+        let base = StageConfig::new();
+        let dir = Path::new("work/head");
+        let variants = [
+            base.clone().with_dropout(0.5),
+            base.clone().with_learning_rate(1e-4),
+            base.clone().with_weight_decay(0.5),
+            base.clone().with_batch_size(8),
+            base.clone().with_epochs(3),
+            base.clone().with_patience(1),
+            base.clone().with_seed(7),
+            base.clone().with_data("other features".into()),
+        ];
+        for variant in &variants {
+            assert_ne!(run_dir(dir, &base), run_dir(dir, variant), "{variant}");
+        }
+        assert_eq!(run_dir(dir, &base), run_dir(dir, &StageConfig::new()));
+    }
 }

@@ -41,8 +41,12 @@ fn augment(image: RgbImage, rng: &mut StdRng) -> RgbImage {
         image
     };
     let (w, h) = image.dimensions();
-    let cw = ((w as f64) * rng.random_range(0.8..=1.0)).round().max(1.0) as u32;
-    let ch = ((h as f64) * rng.random_range(0.8..=1.0)).round().max(1.0) as u32;
+    let cw = (f64::from(w) * rng.random_range(0.8..=1.0))
+        .round()
+        .max(1.0) as u32;
+    let ch = (f64::from(h) * rng.random_range(0.8..=1.0))
+        .round()
+        .max(1.0) as u32;
     let x = rng.random_range(0..=w - cw.min(w));
     let y = rng.random_range(0..=h - ch.min(h));
     imageops::crop_imm(&image, x, y, cw.min(w), ch.min(h)).to_image()

@@ -23,6 +23,10 @@ use super::examples::Batch;
 pub trait Source<const D: usize>: Send + Sync {
     /// Number of examples.
     fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The examples at `indices` as a batch on `device`; `augment` is `Some(seed)` to draw
     /// augmentations (the same seed gives the same views), `None` for plain examples.
     fn batch(

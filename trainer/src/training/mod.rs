@@ -1,5 +1,6 @@
-//! Stages 2 and 3 of training (stage 1 is the feature cache in [`crate::features`]): models,
-//! loss, data loading and the burn-train loop.
+//! Training after stage 1 (the feature cache in [`crate::features`]): the pipeline that runs
+//! the stages and writes the bundle ([`pipeline`]), the stage models, loss, data loading and
+//! the burn-train loop.
 
 pub mod examples;
 pub mod fit;
@@ -7,4 +8,7 @@ pub mod images;
 pub mod loader;
 pub mod loss;
 pub mod models;
+pub mod pipeline;
 pub mod renderer;
+
+pub use pipeline::{Prepared, RunLog, Sources, Stage, TrainConfig, prepare, scores_of, train};

@@ -6,9 +6,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::train::{InferenceStep, MultiLabelClassificationOutput, TrainOutput, TrainStep};
-use onesheet::model::{
-    ConvRelu6, GenreClassifier, GenreHead, InvertedResidual, MobileNetV2, global_average_pool,
-};
+use onesheet::model::{BackboneTop, GenreClassifier, GenreHead, MobileNetV2};
 
 use super::examples::Batch;
 use super::loss::masked_bce;
@@ -33,14 +31,12 @@ impl Logits<2> for HeadModel {
     }
 }
 
-/// Stage 3: the last inverted-residual block(s), the 1×1 convolution to 1280 and the head,
-/// reading the cached activation that enters them.
+/// Stage 3: the backbone's top (the blocks from [`TAP_BLOCK`] on and the 1×1 convolution to
+/// 1280) and the head, reading the cached activation that enters the top.
 #[derive(Module, Debug)]
 pub struct TopModel {
-    /// Backbone blocks from [`TAP_BLOCK`] on.
-    pub blocks: Vec<InvertedResidual>,
-    /// The backbone's last convolution.
-    pub last: ConvRelu6,
+    /// The backbone from [`TAP_BLOCK`] on.
+    pub top: BackboneTop,
     /// The genre head.
     pub head: GenreHead,
 }
@@ -49,25 +45,20 @@ impl TopModel {
     /// The top of `backbone` with `head`.
     pub fn new(backbone: &MobileNetV2, head: GenreHead) -> Self {
         Self {
-            blocks: backbone.blocks[TAP_BLOCK..].to_vec(),
-            last: backbone.last.clone(),
+            top: backbone.top(TAP_BLOCK),
             head,
         }
     }
 
     /// Puts the trained top back on `backbone`.
-    pub fn into_backbone(self, mut backbone: MobileNetV2) -> (MobileNetV2, GenreHead) {
-        backbone.blocks.truncate(TAP_BLOCK);
-        backbone.blocks.extend(self.blocks);
-        backbone.last = self.last;
-        (backbone, self.head)
+    pub fn into_backbone(self, backbone: MobileNetV2) -> (MobileNetV2, GenreHead) {
+        (backbone.with_top(TAP_BLOCK, self.top), self.head)
     }
 }
 
 impl Logits<4> for TopModel {
     fn logits_of(&self, tap: Tensor<4>) -> Tensor<2> {
-        let x = self.blocks.iter().fold(tap, |x, block| block.forward(x));
-        self.head.forward(global_average_pool(self.last.forward(x)))
+        self.head.forward(self.top.forward(tap))
     }
 }
 

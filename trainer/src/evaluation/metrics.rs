@@ -102,16 +102,6 @@ impl Counts {
         c
     }
 
-    /// Adds another genre's counts (for micro averages).
-    pub fn add(self, o: Self) -> Self {
-        Self {
-            tp: self.tp + o.tp,
-            fp: self.fp + o.fp,
-            fn_: self.fn_ + o.fn_,
-            tn: self.tn + o.tn,
-        }
-    }
-
     /// tp / (tp + fp); 0 when nothing was predicted.
     pub fn precision(&self) -> f64 {
         ratio(self.tp, self.tp + self.fp)
@@ -130,6 +120,20 @@ impl Counts {
     /// Known positives.
     pub fn support(&self) -> usize {
         self.tp + self.fn_
+    }
+}
+
+/// Another genre's counts added (for micro averages).
+impl std::ops::Add for Counts {
+    type Output = Self;
+
+    fn add(self, o: Self) -> Self {
+        Self {
+            tp: self.tp + o.tp,
+            fp: self.fp + o.fp,
+            fn_: self.fn_ + o.fn_,
+            tn: self.tn + o.tn,
+        }
     }
 }
 
@@ -156,7 +160,7 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[Option<bool>]) -> (f32, f64) 
         // Everything scoring >= this run's score is predicted: place the threshold halfway
         // down to the next distinct score.
         let threshold = match known.get(end) {
-            Some(next) => (known[start].0 + next.0) / 2.0,
+            Some(next) => f32::midpoint(known[start].0, next.0),
             None => known[start].0,
         };
         if f1 > best_f1 {
@@ -164,17 +168,6 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[Option<bool>]) -> (f32, f64) 
         }
     }
     (best_threshold, best_f1)
-}
-
-/// Each genre's F1-best threshold for `scores` (a row per poster, a column per genre).
-pub fn tune_thresholds(scores: &[Vec<f32>], labels: &[Labels]) -> Vec<f32> {
-    (0..GENRES.len())
-        .map(|g| {
-            let s: Vec<f32> = scores.iter().map(|r| r[g]).collect();
-            let l: Vec<Option<bool>> = labels.iter().map(|l| l[g]).collect();
-            best_f1_threshold(&s, &l).0
-        })
-        .collect()
 }
 
 /// One genre's figures on a set of posters.
@@ -238,7 +231,7 @@ impl Summary {
         for (g, genre) in GENRES.iter().enumerate() {
             let (s, d, l) = column(g);
             let counts = Counts::of(&d, &l);
-            total = total.add(counts);
+            total = total + counts;
             genres.push(GenreFigures {
                 genre: genre.name.to_string(),
                 precision: counts.precision(),
@@ -400,7 +393,7 @@ mod tests {
         // Genre 0: tp 1 (B is unknown) → P = R = F1 = 1. Genre 1: tp 1, fp 1 → P ½, R 1, F1 ⅔.
         assert_eq!(s.genres[0].f1, 1.0);
         assert!((s.genres[1].f1 - 2.0 / 3.0).abs() < 1e-12);
-        assert!((s.macro_f1 - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        assert!((s.macro_f1 - f64::midpoint(1.0, 2.0 / 3.0)).abs() < 1e-12);
         // Pooled: tp 2, fp 1, fn 0 → 4/5.
         assert!((s.micro_f1 - 0.8).abs() < 1e-12);
         // Both genres have support 1: weighted = macro.

@@ -17,34 +17,35 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+pub mod metrics;
+pub mod plots;
+pub mod report;
+
 use crate::dataset::{Collection, Labels};
-use crate::defaults;
-use crate::metrics::{Summary, tune_thresholds};
 use crate::progress;
-use crate::report::{self, Evaluated, SplitReport};
 use crate::split::Part;
-use crate::train::{Prepared, RunLog, Sources, decisions_of, prepare, scores_of};
+use crate::thresholds::{decisions_of, tune_thresholds};
 use crate::training::examples::{Examples, FeatureSource, Input};
 use crate::training::fit::{StageConfig, fit};
 use crate::training::loader::Source;
 use crate::training::models::HeadModel;
+use crate::training::{Prepared, RunLog, Sources, prepare, scores_of};
+use metrics::Summary;
+use report::{Evaluated, SplitReport};
 
-/// Arguments of `onesheet evaluate`.
-#[derive(clap::Args)]
-pub struct Args {
+/// What to evaluate and where the report goes.
+#[derive(Debug, Clone)]
+pub struct EvaluateConfig {
     /// The bundle to evaluate.
-    #[arg(long, env = "ONESHEET_MODEL", default_value = defaults::MODEL)]
     pub model: PathBuf,
     /// The training run's data, weights and working directory (split, cache, run.json).
-    #[command(flatten)]
     pub sources: Sources,
     /// Where to write the report; plots go in a `report/` folder beside it.
-    #[arg(long, default_value = "models/REPORT.md")]
     pub report: PathBuf,
 }
 
-/// Runs `onesheet evaluate`.
-pub fn run(args: Args) -> Result<()> {
+/// Evaluates the bundle on each collection's test split and writes the report.
+pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
     let bytes =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let device = burn::tensor::Device::flex();
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
     let size = (bundle.manifest.input.width, bundle.manifest.input.height);
     let prepared = prepare(&args.sources, size)?;
     let classifier = Classifier::new(bundle, device.clone());
-    let baselines = Baselines::fit(&prepared, &args, &device)?;
+    let baselines = Baselines::fit(&prepared, &args.sources, &device)?;
 
     let mut splits = Vec::new();
     for collection in Collection::ALL {
@@ -128,7 +129,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     eprintln!("wrote {}", args.report.display());
-    Ok(())
+    Ok(evaluated)
 }
 
 /// Per poster, a score per genre.
@@ -166,6 +167,28 @@ fn run_bundle(
     Ok((scores, mirrored))
 }
 
+/// The systems the seed projects compared against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// Random flags at the training split's positive rate.
+    RandomFlags,
+    /// Each genre's training frequency as its score.
+    LabelPrior,
+    /// One-vs-rest logistic regression on frozen pooled features.
+    Logistic,
+}
+
+/// One baseline's figures on a test split.
+#[derive(Debug, Clone)]
+pub struct BaselineFigures {
+    /// Which baseline.
+    pub baseline: Baseline,
+    /// How the report names it.
+    pub label: String,
+    /// Its figures.
+    pub summary: Summary,
+}
+
 /// What the seed projects compared against, fitted on the training split.
 struct Baselines {
     /// Share of known training flags that are positive.
@@ -181,7 +204,7 @@ struct Baselines {
 }
 
 impl Baselines {
-    fn fit(prepared: &Prepared, args: &Args, device: &burn::tensor::Device) -> Result<Self> {
+    fn fit(prepared: &Prepared, sources: &Sources, device: &burn::tensor::Device) -> Result<Self> {
         let train = prepared.rows(Part::Train, None);
         let valid = prepared.rows(Part::Validation, None);
         if train.is_empty() || valid.is_empty() {
@@ -210,7 +233,7 @@ impl Baselines {
             ))
         };
         let autodiff = device.clone().autodiff();
-        autodiff.seed(args.sources.seed);
+        autodiff.seed(sources.seed);
         let model = HeadModel {
             head: GenreHeadConfig::new().with_dropout(0.0).init(&autodiff),
         };
@@ -219,7 +242,7 @@ impl Baselines {
             .with_epochs(40)
             .with_learning_rate(1e-3)
             .with_weight_decay(1e-4)
-            .with_seed(args.sources.seed);
+            .with_seed(sources.seed);
         let pooled = |rows: &[(usize, Labels)]| -> Arc<dyn Source<2>> {
             Arc::new(FeatureSource {
                 examples: examples(rows),
@@ -228,9 +251,9 @@ impl Baselines {
         };
         let fitted = fit::<_, 2>(
             model,
-            &args.sources.work.join("baseline-logistic"),
-            pooled(&train),
-            pooled(&valid),
+            &sources.work.join("baseline-logistic"),
+            &pooled(&train),
+            &pooled(&valid),
             &config,
             &autodiff,
             None,
@@ -252,7 +275,7 @@ impl Baselines {
         prepared: &Prepared,
         rows: &[(usize, Labels)],
         seed: u64,
-    ) -> Result<Vec<(String, Summary)>> {
+    ) -> Result<Vec<BaselineFigures>> {
         let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
         let n = rows.len();
         let mut rng = StdRng::seed_from_u64(seed);
@@ -281,29 +304,32 @@ impl Baselines {
         let logistic_scores =
             scores_of::<_, 2>(&self.logistic, &source, &burn::tensor::Device::flex())?;
         Ok(vec![
-            (
-                format!(
+            BaselineFigures {
+                baseline: Baseline::RandomFlags,
+                label: format!(
                     "random flags at the positive rate ({:.1}%)",
                     self.positive_rate * 100.0
                 ),
-                Summary::new(&random_scores, &random_flags, &labels),
-            ),
-            (
-                "label-frequency prior (F1-tuned thresholds flag every genre)".into(),
-                Summary::new(
+                summary: Summary::new(&random_scores, &random_flags, &labels),
+            },
+            BaselineFigures {
+                baseline: Baseline::LabelPrior,
+                label: "label-frequency prior (F1-tuned thresholds flag every genre)".into(),
+                summary: Summary::new(
                     &prior_scores,
                     &decisions_of(&prior_scores, &self.prior_thresholds),
                     &labels,
                 ),
-            ),
-            (
-                "logistic regression, frozen features".into(),
-                Summary::new(
+            },
+            BaselineFigures {
+                baseline: Baseline::Logistic,
+                label: "logistic regression, frozen features".into(),
+                summary: Summary::new(
                     &logistic_scores,
                     &decisions_of(&logistic_scores, &self.logistic_thresholds),
                     &labels,
                 ),
-            ),
+            },
         ])
     }
 }

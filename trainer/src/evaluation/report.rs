@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use onesheet::Manifest;
 
+use super::metrics::Summary;
+use super::plots;
+use super::{Baseline, BaselineFigures};
 use crate::dataset::Collection;
-use crate::metrics::Summary;
-use crate::plots;
-use crate::train::RunLog;
+use crate::training::RunLog;
 use crate::training::fit::EpochLoss;
 
 /// One collection's test split, evaluated.
@@ -23,10 +24,20 @@ pub struct SplitReport {
     pub with_mirror: Summary,
     /// The bundle's figures per decade.
     pub decades: BTreeMap<u16, Summary>,
-    /// `(name, figures)` of each baseline.
-    pub baselines: Vec<(String, Summary)>,
+    /// Each baseline's figures.
+    pub baselines: Vec<BaselineFigures>,
     /// Seconds the bundle took on these posters (decode included).
     pub seconds: f64,
+}
+
+impl SplitReport {
+    /// One baseline's figures, when it ran.
+    pub fn baseline(&self, baseline: Baseline) -> Option<&Summary> {
+        self.baselines
+            .iter()
+            .find(|b| b.baseline == baseline)
+            .map(|b| &b.summary)
+    }
 }
 
 /// Everything the report shows.
@@ -102,8 +113,12 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             ),
             &split.with_mirror,
         )?;
-        for (name, s) in &split.baselines {
-            summary_row(&mut md, &format!("{} — {name}", split.collection), s)?;
+        for b in &split.baselines {
+            summary_row(
+                &mut md,
+                &format!("{} — {}", split.collection, b.label),
+                &b.summary,
+            )?;
         }
     }
     writeln!(md)?;
@@ -122,7 +137,7 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             "| genre | threshold | precision | recall | F1 | ROC-AUC | AP | support | ROC-AUC, logistic baseline |"
         )?;
         writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-        let logistic = split.baselines.last().map(|(_, s)| s);
+        let logistic = split.baseline(Baseline::Logistic);
         for (g, figures) in split.model.genres.iter().enumerate() {
             writeln!(
                 md,
@@ -139,12 +154,7 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             )?;
         }
         let file = format!("auc-{}.png", split.collection.dir_name());
-        let categories: Vec<String> = split
-            .model
-            .genres
-            .iter()
-            .map(|g| g.genre.to_string())
-            .collect();
+        let categories: Vec<String> = split.model.genres.iter().map(|g| g.genre.clone()).collect();
         let mut series = vec![(
             "onesheet",
             split.model.genres.iter().map(|g| g.auc).collect::<Vec<_>>(),
@@ -273,4 +283,46 @@ fn summary_row(md: &mut String, name: &str, s: &Summary) -> Result<()> {
         s.hamming_loss
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onesheet::GENRES;
+
+    /// Figures whose macro ROC-AUC is 1 (scores rank every poster right) or 0 (all wrong).
+    fn figures(right: bool) -> Summary {
+        let labels = [[Some(true); GENRES.len()], [Some(false); GENRES.len()]];
+        let (high, low) = if right { (0.9, 0.1) } else { (0.1, 0.9) };
+        let scores = vec![vec![high; GENRES.len()], vec![low; GENRES.len()]];
+        let decisions = vec![vec![right; GENRES.len()], vec![!right; GENRES.len()]];
+        Summary::new(&scores, &decisions, &labels)
+    }
+
+    #[test]
+    fn baselines_are_found_by_kind_not_position() {
+        let report = SplitReport {
+            collection: Collection::Posters,
+            model: figures(true),
+            with_mirror: figures(true),
+            decades: BTreeMap::new(),
+            // The logistic baseline first: picking "the last one" would read the random flags.
+            baselines: vec![
+                BaselineFigures {
+                    baseline: Baseline::Logistic,
+                    label: "logistic".into(),
+                    summary: figures(true),
+                },
+                BaselineFigures {
+                    baseline: Baseline::RandomFlags,
+                    label: "random".into(),
+                    summary: figures(false),
+                },
+            ],
+            seconds: 1.0,
+        };
+        let logistic = report.baseline(Baseline::Logistic).expect("logistic ran");
+        assert_eq!(logistic.macro_auc, Some(1.0));
+        assert!(report.baseline(Baseline::LabelPrior).is_none());
+    }
 }

@@ -1,6 +1,7 @@
 //! `onesheet train`: labelled posters → split → cached features → trained head (→ fine-tuned
 //! top blocks) → per-genre thresholds → a bundle.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,93 +9,79 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::tensor::{Tensor, activation};
-use clap::ValueEnum;
+use onesheet::Backend;
 use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
-use onesheet::inference::{Prediction, read_rows_sync};
+use onesheet::inference::read_rows_sync;
 use onesheet::model::{GenreClassifier, GenreHeadConfig};
 use onesheet::preprocess::InputSpec;
 use onesheet::pretrained;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
 use crate::dataset::{self, Dataset, Labels};
-use crate::defaults;
-use crate::embed::parse_size;
+use crate::evaluation::metrics::Summary;
 use crate::features::{self, CacheSpec, Features};
-use crate::metrics::{Summary, tune_thresholds};
-use crate::split::{Part, Split};
+use crate::split::{FRACTIONS, Part, Split};
+use crate::thresholds::{decisions_of, tune_thresholds};
 use crate::training::examples::{Examples, FeatureSource, Input, positive_weights};
 use crate::training::fit::{StageConfig, StageLog, fit};
 use crate::training::images::ImageSource;
 use crate::training::loader::Source;
 use crate::training::models::{FullModel, HeadModel, Logits, TopModel};
+use crate::write;
 
 /// How far training goes; each stage starts from the one before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Stage {
     /// Stage 2: the genre head on cached embeddings.
     Head,
     /// Stage 3: then the last block, last convolution and head on cached activations.
     Top,
-    /// Stage 4: then the whole network on augmented images (meant for a GPU: `--backend wgpu`).
+    /// Stage 4: then the whole network on augmented images (meant for a GPU).
     Full,
 }
 
 /// Where the labelled data, the pretrained weights and the working directory are, and how
-/// they are read: shared by `train` and `evaluate`.
-#[derive(clap::Args)]
+/// they are read: shared by training and evaluation.
+#[derive(Debug, Clone)]
 pub struct Sources {
     /// Root of the labelled posters (`posters/`, `vintage/`).
-    #[arg(long, env = "ONESHEET_DATA", default_value = defaults::DATA)]
     pub data: PathBuf,
     /// Pretrained MobileNetV2 weights (torchvision-layout safetensors).
-    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = defaults::WEIGHTS)]
     pub weights: PathBuf,
     /// Working directory: split, feature cache, checkpoints, logs.
-    #[arg(long, default_value = defaults::WORK)]
     pub work: PathBuf,
     /// Seed of the split, initialisation, shuffling, dropout and random baselines.
-    #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Use only the first N posters of each collection (quick runs and tests).
-    #[arg(long)]
     pub limit: Option<usize>,
     /// Images per backbone batch.
-    #[arg(long, default_value_t = 16)]
     pub batch: usize,
 }
 
-/// Arguments of `onesheet train`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(flatten)]
+/// A training run's settings.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Data, weights, working directory, seed.
     pub sources: Sources,
     /// Where to write the trained bundle.
-    #[arg(long, default_value = defaults::MODEL)]
     pub out: PathBuf,
-    /// Model input, WIDTHxHEIGHT: the whole 2:3 poster by default.
-    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    /// Model input, width and height.
     pub size: (u32, u32),
     /// The last stage to run.
-    #[arg(long, value_enum, default_value_t = Stage::Top)]
     pub stage: Stage,
     /// Most epochs of the head stage.
-    #[arg(long, default_value_t = 40)]
     pub head_epochs: usize,
     /// Most epochs of the top-blocks stage.
-    #[arg(long, default_value_t = 8)]
     pub top_epochs: usize,
     /// Most epochs of the full fine-tuning stage.
-    #[arg(long, default_value_t = 10)]
     pub full_epochs: usize,
+    /// Dropout before the genre head's linear layer.
+    pub dropout: f64,
     /// Where training runs.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
-    /// Store weights in f32 rather than f16.
-    #[arg(long)]
-    pub f32: bool,
+    /// How the bundle stores its weights.
+    pub precision: Precision,
     /// Stop the head stage after this epoch's checkpoint, as a crash would (tests resuming).
-    #[arg(long, hide = true)]
     pub stop_after_epoch: Option<usize>,
 }
 
@@ -129,6 +116,8 @@ pub struct Prepared {
     pub cache_seconds: f64,
     /// The feature cache's key (weights and preprocessing).
     pub cache_key: String,
+    /// SHA-256 of the pretrained weights file.
+    pub weights_digest: String,
 }
 
 impl Prepared {
@@ -207,11 +196,13 @@ pub fn prepare(sources: &Sources, size: (u32, u32)) -> Result<Prepared> {
         pretrained,
         cache_seconds: started.elapsed().as_secs_f64(),
         cache_key: spec.key()?,
+        weights_digest: spec.weights_digest,
     })
 }
 
-/// Runs `onesheet train`.
-pub fn run(args: Args) -> Result<()> {
+/// Trains every stage up to `args.stage`, tunes the thresholds and writes the bundle to
+/// `args.out` and the run log to `work/run.json`.
+pub fn train(args: &TrainConfig) -> Result<RunLog> {
     let prepared = prepare(&args.sources, args.size)?;
     let (work, seed) = (&args.sources.work, args.sources.seed);
     let plain = args.backend.device()?;
@@ -251,16 +242,19 @@ pub fn run(args: Args) -> Result<()> {
         .with_epochs(args.head_epochs)
         .with_learning_rate(1e-3)
         .with_weight_decay(1e-2)
+        .with_dropout(args.dropout)
         .with_seed(seed);
     device.seed(seed);
     let head = HeadModel {
-        head: GenreHeadConfig::new().with_dropout(0.3).init(&device),
+        head: GenreHeadConfig::new()
+            .with_dropout(head_config.dropout)
+            .init(&device),
     };
     let head = fit::<_, 2>(
         head,
         &work.join("head"),
-        pooled(&train),
-        pooled(&valid),
+        &pooled(&train),
+        &pooled(&valid),
         &head_config,
         &device,
         args.stop_after_epoch,
@@ -277,6 +271,7 @@ pub fn run(args: Args) -> Result<()> {
         .with_learning_rate(2e-4)
         .with_weight_decay(5e-2)
         .with_patience(2)
+        .with_dropout(args.dropout)
         .with_seed(seed);
     let full_config = StageConfig::new()
         .with_data(prepared.fingerprint())
@@ -285,6 +280,7 @@ pub fn run(args: Args) -> Result<()> {
         .with_learning_rate(5e-5)
         .with_weight_decay(5e-2)
         .with_patience(2)
+        .with_dropout(args.dropout)
         .with_seed(seed);
     // Validation scores of the final model (thresholds are tuned on them).
     let mut valid_scores = scores_of::<_, 2>(&head.model.valid(), pooled(&valid).as_ref(), &plain)?;
@@ -296,8 +292,8 @@ pub fn run(args: Args) -> Result<()> {
         let top = fit::<_, 4>(
             top,
             &work.join("top"),
-            tap(&train),
-            tap(&valid),
+            &tap(&train),
+            &tap(&valid),
             &top_config,
             &device,
             None,
@@ -331,8 +327,8 @@ pub fn run(args: Args) -> Result<()> {
         let full = fit::<_, 4>(
             full,
             &work.join("full"),
-            images(&train_rows),
-            images(&valid_rows),
+            &images(&train_rows),
+            &images(&valid_rows),
             &full_config,
             &device,
             None,
@@ -367,11 +363,18 @@ pub fn run(args: Args) -> Result<()> {
         0.5,
         Provenance {
             trained: true,
-            created: String::new(),
-            backbone: "MobileNetV2 1.0 ImageNet (TensorFlow QAT, dequantized)".into(),
+            created: write::timestamp(),
+            backbone: format!(
+                "{} (weights SHA-256 {})",
+                pretrained::DESCRIPTION,
+                prepared.weights_digest
+            ),
             training_data: format!(
-                "{} posters: 1980–2015 (IMDb genres) and pre-1980 (MovieLens genres), 70% train",
-                prepared.dataset.posters.len()
+                "{} posters: 1980–2015 (IMDb genres) and pre-1980 (MovieLens genres), {:.0}% \
+                 train, split seed {}",
+                prepared.dataset.posters.len(),
+                FRACTIONS[0] * 100.0,
+                prepared.split.seed()
             ),
             recipe,
             metrics: [
@@ -390,16 +393,8 @@ pub fn run(args: Args) -> Result<()> {
     for (decision, threshold) in manifest.genres.iter_mut().zip(&thresholds) {
         decision.threshold = *threshold;
     }
-    let precision = if args.f32 {
-        Precision::F32
-    } else {
-        Precision::F16
-    };
-    let bytes = Bundle { manifest, model }.to_bytes(precision)?;
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    let bytes = Bundle { manifest, model }.to_bytes(args.precision)?;
+    write::atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} bytes)", args.out.display(), bytes.len());
 
     let counts = Part::ALL
@@ -421,10 +416,11 @@ pub fn run(args: Args) -> Result<()> {
         counts,
         validation,
     };
-    let path = work.join("run.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&log)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    write::atomic(
+        &work.join("run.json"),
+        serde_json::to_string_pretty(&log)?.as_bytes(),
+    )?;
+    Ok(log)
 }
 
 /// What each stage did, in the words of the bundle's provenance.
@@ -436,11 +432,12 @@ fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog]) -> String {
     );
     for stage in stages {
         let what = match stage.name.as_str() {
-            "head" => "genre head (dropout 0.3) on cached embeddings",
+            "head" => "genre head on cached embeddings",
             "top" => "last inverted-residual block + last 1×1 conv + head on cached activations",
             _ => "whole network on images with random mirror and crop",
         };
-        recipe += &format!(
+        let _ = write!(
+            recipe,
             "; {}: {what}, masked BCE with √(neg/pos) positive weights, {}; best epoch {}",
             stage.name, stage.settings, stage.best_epoch
         );
@@ -464,19 +461,4 @@ pub fn scores_of<M: Logits<D>, const D: usize>(
         rows.extend(read_rows_sync(scores)?);
     }
     Ok(rows)
-}
-
-/// Per-genre decisions with the shared rule (thresholds, and always the top genre).
-pub fn decisions_of(scores: &[Vec<f32>], thresholds: &[f32]) -> Vec<Vec<bool>> {
-    scores
-        .iter()
-        .map(|s| {
-            let p = Prediction::decide(s.clone(), thresholds);
-            let mut d = vec![false; s.len()];
-            for g in p.genres {
-                d[g] = true;
-            }
-            d
-        })
-        .collect()
 }

@@ -1,0 +1,70 @@
+//! `onesheet classify`: arguments for [`onesheet_trainer::classify::classify`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use onesheet::Backend;
+use onesheet_trainer::classify::{self, ClassifyConfig, Format};
+use onesheet_trainer::paths;
+
+use super::sources::parse_backend;
+
+/// Arguments of `onesheet classify`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Poster images, or folders to search for them (JPEG, PNG, WebP, GIF, BMP, TIFF).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Model bundle.
+    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
+    model: PathBuf,
+    /// Output format (default: a table for people).
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    /// Where the model runs: `cpu` or `webgpu` (natively wgpu on Vulkan, Metal or DX12).
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: Backend,
+    /// Posters run through the model together.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+    /// Print nothing per poster; report posters per second on stderr.
+    #[arg(long)]
+    bench: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Aligned columns: file, genres, top scores.
+    Table,
+    /// One row per poster: file, genres, error, a score column per genre.
+    Csv,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Classifies every input; exit code 1 when any file failed.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let tally = classify::classify(&ClassifyConfig {
+        inputs: args.inputs,
+        model: args.model,
+        format: match args.format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+        },
+        backend: args.backend,
+        batch: usize::from(args.batch),
+        bench: args.bench,
+    })?;
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

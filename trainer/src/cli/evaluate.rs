@@ -1,0 +1,33 @@
+//! `onesheet evaluate`: arguments for [`onesheet_trainer::evaluation::evaluate`].
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use onesheet_trainer::evaluation::{self, EvaluateConfig};
+use onesheet_trainer::paths;
+
+use super::sources::SourcesArgs;
+
+/// Arguments of `onesheet evaluate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The bundle to evaluate.
+    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
+    model: PathBuf,
+    /// The training run's data, weights and working directory (split, cache, run.json).
+    #[command(flatten)]
+    sources: SourcesArgs,
+    /// Where to write the report; plots go in a `report/` folder beside it.
+    #[arg(long, default_value = "models/REPORT.md")]
+    report: PathBuf,
+}
+
+/// Runs `onesheet evaluate`.
+pub fn run(args: Args) -> Result<()> {
+    evaluation::evaluate(&EvaluateConfig {
+        model: args.model,
+        sources: args.sources.into(),
+        report: args.report,
+    })
+    .map(drop)
+}

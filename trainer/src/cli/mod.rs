@@ -1,0 +1,57 @@
+//! The subcommands: argument parsing only, each calling one library entry point.
+
+mod classify;
+mod embed;
+mod evaluate;
+mod export;
+mod serve;
+mod sources;
+mod train;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "onesheet",
+    version,
+    about = "Movie-poster genres from the image alone"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the genre model on the labelled posters and write a bundle.
+    Train(train::Args),
+    /// Evaluate a bundle on the test splits and write the report.
+    Evaluate(evaluate::Args),
+    /// Genres of every poster in files or folders.
+    Classify(classify::Args),
+    /// Print the pretrained backbone's 1280-d embedding of each image, one JSON line each.
+    Embed(embed::Args),
+    /// Write a model bundle.
+    Export(export::Args),
+    /// Serve the drop page (www/) and the shipped model (models/) on 127.0.0.1.
+    Serve(serve::Args),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> Result<ExitCode> {
+        let done = |()| ExitCode::SUCCESS;
+        match self.command {
+            Command::Train(args) => train::run(args).map(done),
+            Command::Evaluate(args) => evaluate::run(args).map(done),
+            Command::Classify(args) => classify::run(args),
+            Command::Embed(args) => embed::run(args),
+            Command::Export(args) => export::run(args).map(done),
+            Command::Serve(args) => serve::run(args).map(done),
+        }
+    }
+}

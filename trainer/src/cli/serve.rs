@@ -1,0 +1,50 @@
+//! `onesheet serve`: arguments for [`onesheet_trainer::serve`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use onesheet_trainer::serve::{self, ServeConfig};
+
+/// `onesheet serve` options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on. The default keeps the page on this machine; any other address
+    /// lets other machines download the page and the models.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// The front end: index.html and the wasm build in pkg/.
+    #[arg(long, default_value = "www")]
+    pub www: PathBuf,
+    /// Served under /models/: the shipped model bundle.
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    /// Threads running the server; each serves many connections at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+    /// Connections served at once; more wait until one ends.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_connections: u16,
+    /// Seconds a client gets to send its request, and the longest a connection may sit without
+    /// moving a byte before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+/// Serves until interrupted.
+pub fn run(args: Args) -> Result<()> {
+    serve::run(ServeConfig {
+        port: args.port,
+        host: args.host,
+        www: args.www,
+        models: args.models,
+        threads: args.threads,
+        max_connections: usize::from(args.max_connections),
+        timeout: Duration::from_secs(args.timeout),
+    })
+}

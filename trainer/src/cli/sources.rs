@@ -1,0 +1,61 @@
+//! Flags shared by `train` and `evaluate`, and small argument parsers.
+
+use std::path::PathBuf;
+
+use onesheet_trainer::paths;
+use onesheet_trainer::training::Sources;
+
+/// Where the labelled data, the pretrained weights and the working directory are.
+#[derive(clap::Args)]
+pub struct SourcesArgs {
+    /// Root of the labelled posters (`posters/`, `vintage/`).
+    #[arg(long, env = "ONESHEET_DATA", default_value = paths::DATA)]
+    data: PathBuf,
+    /// Pretrained MobileNetV2 weights (torchvision-layout safetensors).
+    #[arg(long, env = "ONESHEET_WEIGHTS", default_value = paths::WEIGHTS)]
+    weights: PathBuf,
+    /// Working directory: split, feature cache, checkpoints, logs.
+    #[arg(long, default_value = paths::WORK)]
+    work: PathBuf,
+    /// Seed of the split, initialisation, shuffling, dropout and random baselines. A split
+    /// already in the working directory keeps the seed it was drawn with.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Use only the first N posters of each collection (quick runs and tests).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Images per backbone batch.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+}
+
+impl From<SourcesArgs> for Sources {
+    fn from(args: SourcesArgs) -> Self {
+        Self {
+            data: args.data,
+            weights: args.weights,
+            work: args.work,
+            seed: args.seed,
+            limit: args.limit,
+            batch: usize::from(args.batch),
+        }
+    }
+}
+
+/// `WIDTHxHEIGHT`, each side between 32 and 4096.
+pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT"))?;
+    let parse = |s: &str| match s.trim().parse::<u32>() {
+        Ok(n) if (32..=4096).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a size between 32 and 4096")),
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+/// A backend in the shared vocabulary: `cpu` or `webgpu` (aliases `flex`, `wgpu`).
+pub fn parse_backend(text: &str) -> Result<onesheet::Backend, String> {
+    text.parse()
+        .map_err(|e: onesheet::backend::UnknownBackend| e.to_string())
+}

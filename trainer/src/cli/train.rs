@@ -1,0 +1,86 @@
+//! `onesheet train`: arguments for [`onesheet_trainer::training::train`].
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use onesheet::Backend;
+use onesheet::bundle::Precision;
+use onesheet_trainer::paths;
+use onesheet_trainer::training::{self, Stage, TrainConfig};
+
+use super::sources::{SourcesArgs, parse_backend, parse_size};
+
+/// Arguments of `onesheet train`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    sources: SourcesArgs,
+    /// Where to write the trained bundle.
+    #[arg(long, default_value = paths::MODEL)]
+    out: PathBuf,
+    /// Model input, WIDTHxHEIGHT: the whole 2:3 poster by default.
+    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    size: (u32, u32),
+    /// The last stage to run.
+    #[arg(long, value_enum, default_value_t = StageArg::Top)]
+    stage: StageArg,
+    /// Most epochs of the head stage.
+    #[arg(long, default_value_t = 40)]
+    head_epochs: usize,
+    /// Most epochs of the top-blocks stage.
+    #[arg(long, default_value_t = 8)]
+    top_epochs: usize,
+    /// Most epochs of the full fine-tuning stage.
+    #[arg(long, default_value_t = 10)]
+    full_epochs: usize,
+    /// Dropout before the genre head's linear layer.
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+    /// Where training runs: `cpu` or `webgpu` (natively wgpu on Vulkan, Metal or DX12).
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: Backend,
+    /// Store weights in f32 rather than f16.
+    #[arg(long)]
+    f32: bool,
+    /// Stop the head stage after this epoch's checkpoint, as a crash would (tests resuming).
+    #[arg(long, hide = true)]
+    stop_after_epoch: Option<usize>,
+}
+
+/// How far training goes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StageArg {
+    /// Stage 2: the genre head on cached embeddings.
+    Head,
+    /// Stage 3: then the last block, last convolution and head on cached activations.
+    Top,
+    /// Stage 4: then the whole network on augmented images (meant for a GPU: `--backend webgpu`).
+    Full,
+}
+
+/// Runs `onesheet train`.
+pub fn run(args: Args) -> Result<()> {
+    let config = TrainConfig {
+        sources: args.sources.into(),
+        out: args.out,
+        size: args.size,
+        stage: match args.stage {
+            StageArg::Head => Stage::Head,
+            StageArg::Top => Stage::Top,
+            StageArg::Full => Stage::Full,
+        },
+        head_epochs: args.head_epochs,
+        top_epochs: args.top_epochs,
+        full_epochs: args.full_epochs,
+        dropout: args.dropout,
+        backend: args.backend,
+        precision: if args.f32 {
+            Precision::F32
+        } else {
+            Precision::F16
+        },
+        stop_after_epoch: args.stop_after_epoch,
+    };
+    training::train(&config).map(drop)
+}

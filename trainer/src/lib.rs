@@ -1,0 +1,24 @@
+//! onesheet's native side as a library: the training pipeline, its evaluation, and the tools
+//! that run a trained bundle. The `onesheet` binary (`main.rs`, `cli/`) only parses arguments
+//! and calls in here, so tests and benchmarks call the same code the command line does.
+//!
+//! The modules read as the pipeline: labelled posters ([`dataset`]) → train/validation/test
+//! parts ([`split`]) → cached backbone outputs ([`features`]) → trained stages ([`training`])
+//! → per-genre decision thresholds ([`thresholds`]) → the report ([`evaluation`]). Then the
+//! tools on a bundle: [`classify`], [`embed`], [`export`] and the static server [`serve`].
+
+pub mod paths;
+pub mod progress;
+pub mod write;
+
+pub mod dataset;
+pub mod evaluation;
+pub mod features;
+pub mod split;
+pub mod thresholds;
+pub mod training;
+
+pub mod classify;
+pub mod embed;
+pub mod export;
+pub mod serve;

@@ -1,0 +1,486 @@
+//! One request in, one response out: no socket here, so tests (and fuzzers) can call
+//! [`handle`] or the [`router`] with any request they like.
+
+use std::fs::Metadata;
+use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode, Version, request};
+use axum::response::Response;
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use super::hosts::AllowedHosts;
+use super::paths::{self, Root, Target};
+
+/// The policy of the `<meta http-equiv="Content-Security-Policy">` in `www/index.html`, plus
+/// what only a header can say (`frame-ancestors`). Sent with every response, not only the page:
+/// the model worker takes its policy from `worker.js`'s own response, and it needs
+/// `'wasm-unsafe-eval'` to compile the wasm and `connect-src 'self'` to fetch the model.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
+     script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
+     img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// The two directories served, resolved once so that what a request reaches can be checked
+/// against where they really are.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    www: PathBuf,
+    /// `None` when the directory does not exist: `/models/` then serves nothing.
+    models: Option<PathBuf>,
+}
+
+impl Roots {
+    /// The roots at `www` (which must exist) and `models`, with their symlinks resolved.
+    pub fn new(www: &Path, models: &Path) -> Result<Self> {
+        let www = www
+            .canonicalize()
+            .with_context(|| format!("cannot open {}", www.display()))?;
+        let models = match models.canonicalize() {
+            Ok(models) => Some(models),
+            Err(error) if error.kind() == ErrorKind::NotFound => None,
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot open {}", models.display()));
+            }
+        };
+        Ok(Self { www, models })
+    }
+
+    fn dir(&self, root: Root) -> Option<&Path> {
+        match root {
+            Root::Www => Some(&self.www),
+            Root::Models => self.models.as_deref(),
+        }
+    }
+}
+
+/// Everything a request is answered from.
+#[derive(Debug, Clone)]
+pub struct Site {
+    roots: Roots,
+    hosts: AllowedHosts,
+}
+
+impl Site {
+    /// Serves `roots` to requests that name `hosts`.
+    pub fn new(roots: Roots, hosts: AllowedHosts) -> Self {
+        Self { roots, hosts }
+    }
+}
+
+/// The whole server as an axum [`Router`]: every request goes to [`handle`].
+pub fn router(site: Site) -> Router {
+    Router::new()
+        .fallback(
+            |State(site): State<Arc<Site>>, request: Request| async move {
+                handle(&site, request).await
+            },
+        )
+        .with_state(Arc::new(site))
+}
+
+/// Answers one request. Never reads the request body: a request that has one is refused.
+pub async fn handle(site: &Site, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(status) = check_host(&site.hosts, &parts) {
+        return refusal(status, "this server answers only to its own address\n");
+    }
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        let mut response = refusal(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        if announces_body(&parts.headers, &body) {
+            close_after(&mut response);
+        }
+        return response;
+    }
+    if announces_body(&parts.headers, &body) {
+        // Left unread: hyper drops the connection rather than wait for it.
+        let mut response = refusal(StatusCode::PAYLOAD_TOO_LARGE, "requests carry no body\n");
+        close_after(&mut response);
+        return response;
+    }
+    let Some(target) = paths::resolve(parts.uri.path()) else {
+        return not_found();
+    };
+    let Some(dir) = site.roots.dir(target.root) else {
+        return not_found();
+    };
+    let dir = dir.to_path_buf();
+    let names = target.names.clone();
+    let opened = tokio::task::spawn_blocking(move || open_inside(&dir, &names)).await;
+    match opened {
+        Ok(Ok((file, metadata))) => respond_with_file(&parts, &target, file, &metadata),
+        Ok(Err(error)) if unreachable_file(&error) => not_found(),
+        // Out of file descriptors or memory: worth retrying, unlike a 404.
+        Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+    }
+}
+
+fn respond_with_file(
+    parts: &request::Parts,
+    target: &Target,
+    file: std::fs::File,
+    metadata: &Metadata,
+) -> Response {
+    let etag = etag(metadata);
+    let unchanged = parts
+        .headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| if_none_match(value, &etag));
+    let (status, body) = if unchanged {
+        (StatusCode::NOT_MODIFIED, Body::empty())
+    } else if parts.method == Method::HEAD {
+        (StatusCode::OK, Body::empty())
+    } else {
+        // Bounded by the length announced, in case the file grows while it is sent.
+        let file = tokio::fs::File::from_std(file).take(metadata.len());
+        let stream = ReaderStream::with_capacity(file, 64 * 1024);
+        (StatusCode::OK, Body::from_stream(stream))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    common_headers(headers);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(target.content_type),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if status == StatusCode::OK {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(metadata.len()));
+    }
+    response
+}
+
+/// Opens `root/names…` only if it is a regular file reached through real directories: a
+/// symlink anywhere below the root could point outside it, so none is followed.
+fn open_inside(root: &Path, names: &[String]) -> std::io::Result<(std::fs::File, Metadata)> {
+    let mut path = root.to_path_buf();
+    let mut seen = None;
+    for (i, name) in names.iter().enumerate() {
+        path.push(name);
+        let metadata = std::fs::symlink_metadata(&path)?;
+        let last = i + 1 == names.len();
+        let expected = if last {
+            metadata.file_type().is_file()
+        } else {
+            metadata.file_type().is_dir()
+        };
+        if !expected {
+            return Err(ErrorKind::NotFound.into());
+        }
+        seen = Some(metadata);
+    }
+    let seen = seen.ok_or(ErrorKind::NotFound)?;
+    let file = std::fs::File::open(&path)?;
+    let metadata = file.metadata()?;
+    // The file opened is the one checked, not something swapped in since.
+    if (metadata.dev(), metadata.ino()) != (seen.dev(), seen.ino()) || !metadata.is_file() {
+        return Err(ErrorKind::NotFound.into());
+    }
+    Ok((file, metadata))
+}
+
+/// Errors that mean "nothing servable there" rather than "the server is in trouble".
+fn unreachable_file(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidFilename
+            | ErrorKind::InvalidInput
+    )
+}
+
+/// Length and modification time: changes whenever a build rewrites the file.
+fn etag(metadata: &Metadata) -> String {
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{:x}-{:x}\"", metadata.len(), modified)
+}
+
+/// RFC 9110 weak comparison: `W/"x"` matches `"x"`, and `*` matches any current file.
+fn if_none_match(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// Whether the request says a body follows: a length other than 0, any transfer coding, or a
+/// body hyper already knows is not empty.
+fn announces_body(headers: &HeaderMap, body: &Body) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|length| length.as_bytes() != b"0")
+        || !body.is_end_stream()
+}
+
+/// `Ok` when the request names this server: its `Host` (required from HTTP/1.1 on, one only)
+/// and any authority in the request target.
+fn check_host(hosts: &AllowedHosts, parts: &request::Parts) -> Result<(), StatusCode> {
+    let mut values = parts.headers.get_all(header::HOST).iter();
+    let host = values.next();
+    if values.next().is_some() {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    match host {
+        Some(value) => {
+            let value = value.to_str().map_err(|_| StatusCode::BAD_REQUEST)?;
+            if !hosts.allows(value) {
+                return Err(StatusCode::MISDIRECTED_REQUEST);
+            }
+        }
+        None if parts.version >= Version::HTTP_11 => return Err(StatusCode::BAD_REQUEST),
+        None => {}
+    }
+    if let Some(authority) = parts.uri.authority()
+        && !hosts.allows(authority.as_str())
+    {
+        return Err(StatusCode::MISDIRECTED_REQUEST);
+    }
+    Ok(())
+}
+
+/// What every response carries. No MIME sniffing; revalidate on every use (the files change
+/// with each build, and the page keeps its own copy of the big ones in the Cache API); nothing
+/// leaks to or is embeddable by another origin.
+fn common_headers(headers: &mut HeaderMap) {
+    const COMMON: [(HeaderName, &str); 7] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+    ];
+    for (name, value) in COMMON {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}
+
+fn refusal(status: StatusCode, message: &'static str) -> Response {
+    let mut response = Response::new(Body::from(message));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    common_headers(headers);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn not_found() -> Response {
+    refusal(StatusCode::NOT_FOUND, "not found\n")
+}
+
+fn close_after(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use axum::body::to_bytes;
+
+    /// www/ with a page, a script and a secret beside it; models/ with a bundle, an HTML file and
+    /// a symlink out.
+    fn site(dir: &Path) -> Site {
+        let www = dir.join("www");
+        let models = dir.join("models");
+        std::fs::create_dir_all(www.join("pkg")).expect("mkdir");
+        std::fs::create_dir_all(&models).expect("mkdir");
+        std::fs::write(www.join("index.html"), "<!doctype html>").expect("write");
+        std::fs::write(www.join("pkg/onesheet.js"), "export {};").expect("write");
+        std::fs::write(models.join("onesheet.safetensors"), "model").expect("write");
+        std::fs::write(models.join("evil.html"), "<script>").expect("write");
+        std::fs::write(dir.join("secret.json"), "{}").expect("write");
+        std::os::unix::fs::symlink(dir, models.join("up")).expect("symlink");
+        std::os::unix::fs::symlink(dir.join("secret.json"), models.join("secret.json"))
+            .expect("symlink");
+        let roots = Roots::new(&www, &models).expect("roots");
+        let bound = "127.0.0.1:8080".parse().expect("address");
+        Site::new(roots, AllowedHosts::new(bound))
+    }
+
+    fn call(site: &Site, request: Request) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let response = handle(site, request).await;
+            let (parts, body) = response.into_parts();
+            let body = to_bytes(body, 1 << 20).await.expect("a body");
+            (parts.status, parts.headers, body.to_vec())
+        })
+    }
+
+    fn get(path: &str) -> Request {
+        Request::builder()
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:8080")
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    #[test]
+    fn serves_files_with_their_headers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let (status, headers, body) = call(&site, get("/"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, b"<!doctype html>");
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(headers[header::CONTENT_LENGTH], "15");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let (status, _, body) = call(&site, get("/models/onesheet.safetensors"));
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"model"[..]));
+    }
+
+    #[test]
+    fn symlinks_and_foreign_types_are_not_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        for path in [
+            "/models/up/secret.json",
+            "/models/secret.json",
+            "/models/evil.html",
+            "/models/up/www/index.html",
+            "/pkg",
+            "/missing.js",
+        ] {
+            assert_eq!(call(&site, get(path)).0, StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+
+    #[test]
+    fn conditional_and_head_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let (_, headers, _) = call(&site, get("/pkg/onesheet.js"));
+        let etag = headers[header::ETAG].to_str().expect("ascii").to_string();
+        for tag in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}")] {
+            let mut request = get("/pkg/onesheet.js");
+            let value = HeaderValue::from_str(&tag).expect("a header value");
+            request.headers_mut().insert(header::IF_NONE_MATCH, value);
+            let (status, _, body) = call(&site, request);
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{tag}");
+            assert!(body.is_empty());
+        }
+        let mut head = get("/pkg/onesheet.js");
+        *head.method_mut() = Method::HEAD;
+        let (status, headers, body) = call(&site, head);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_LENGTH], "10");
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn refuses_other_hosts_methods_and_bodies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let mut request = get("/");
+        request.headers_mut().insert(
+            header::HOST,
+            HeaderValue::from_static("rebound.example:8080"),
+        );
+        assert_eq!(call(&site, request).0, StatusCode::MISDIRECTED_REQUEST);
+
+        let mut request = get("/");
+        request.headers_mut().remove(header::HOST);
+        assert_eq!(call(&site, request).0, StatusCode::BAD_REQUEST);
+
+        let mut request = get("/");
+        *request.version_mut() = Version::HTTP_10;
+        request.headers_mut().remove(header::HOST);
+        assert_eq!(call(&site, request).0, StatusCode::OK);
+
+        let mut request = get("/");
+        request
+            .headers_mut()
+            .append(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert_eq!(call(&site, request).0, StatusCode::BAD_REQUEST);
+
+        let mut request = get("http://rebound.example:8080/");
+        request
+            .headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert_eq!(call(&site, request).0, StatusCode::MISDIRECTED_REQUEST);
+
+        let mut request = get("/");
+        *request.method_mut() = Method::POST;
+        let (status, headers, _) = call(&site, request);
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::ALLOW], "GET, HEAD");
+
+        let mut request = get("/");
+        *request.body_mut() = Body::from("surprise");
+        assert_eq!(call(&site, request).0, StatusCode::PAYLOAD_TOO_LARGE);
+
+        let mut request = get("/");
+        request.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        let (status, headers, _) = call(&site, request);
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(headers[header::CONNECTION], "close");
+    }
+
+    #[test]
+    fn the_header_policy_covers_the_pages_own() {
+        let index = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/index.html");
+        let html = std::fs::read_to_string(index).expect("www/index.html");
+        let meta = html
+            .split("http-equiv=\"Content-Security-Policy\"")
+            .nth(1)
+            .and_then(|rest| rest.split("content=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("index.html has a CSP meta tag");
+        for directive in meta.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+            assert!(
+                CONTENT_SECURITY_POLICY
+                    .split(';')
+                    .any(|ours| ours.trim() == directive),
+                "{directive} is in the page's policy but not the header's"
+            );
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `onesheet serve`: the drop page (`www/`) and the shipped model (`models/`) as static files.
+//!
+//! Loopback by default: the page needs nothing but static files, and a visitor's posters never
+//! leave their browser. The first line on stdout is the page's URL, so scripts and tests that
+//! ask for `--port 0` can read where it landed.
+//!
+//! Built to survive hostile clients, since any page the visitor opens can reach a loopback
+//! server too: hyper parses HTTP within fixed limits (`server`), requests that do not name
+//! this server are refused (`hosts`, against DNS rebinding), and only regular files really
+//! inside the roots, of the types each root needs, are served (`paths`, `handler`).
+
+mod handler;
+mod hosts;
+mod paths;
+mod server;
+
+use std::io::{ErrorKind, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+
+pub use handler::{CONTENT_SECURITY_POLICY, Roots, Site, handle, router};
+pub use hosts::AllowedHosts;
+pub use paths::{Root, Target, content_type, percent_decode, resolve};
+pub use server::Limits;
+
+/// Where and what to serve.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
+    pub port: u16,
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// The front end: index.html and the wasm build in pkg/.
+    pub www: PathBuf,
+    /// Served under /models/: the shipped model bundle.
+    pub models: PathBuf,
+    /// Threads running the server (each serves many connections).
+    pub threads: u16,
+    /// Connections served at once; later ones wait their turn.
+    pub max_connections: usize,
+    /// Seconds a client gets to send a request head, and the longest a connection may sit
+    /// without moving a byte.
+    pub timeout: Duration,
+}
+
+/// The wasm build the page cannot start without.
+const WASM: &str = "pkg/onesheet_bg.wasm";
+/// The model the page loads unless told otherwise.
+const SHIPPED_MODEL: &str = "onesheet.safetensors";
+/// How long a connection takes new requests, and then how long it gets to finish: a download
+/// of the whole page (about 21 MB) needs 40 kB/s to fit.
+const CONNECTION_LIFETIME: Duration = Duration::from_mins(10);
+
+/// Serves until interrupted.
+pub fn run(config: ServeConfig) -> Result<()> {
+    let ServeConfig {
+        port,
+        host,
+        www,
+        models,
+        threads,
+        max_connections,
+        timeout,
+    } = config;
+    if !www.join("index.html").is_file() {
+        bail!(
+            "{} has no index.html: run from the repository root or pass --www",
+            www.display()
+        );
+    }
+    if !www.join(WASM).is_file() {
+        bail!(
+            "{} is missing: the wasm build is not there; run scripts/build-wasm.sh \
+             (scripts/serve.sh builds and serves in one go)",
+            www.join(WASM).display()
+        );
+    }
+    if !models.join(SHIPPED_MODEL).is_file() {
+        eprintln!(
+            "warning: {} not found: the page will fail to load its model unless given \
+             ?model=URL",
+            models.join(SHIPPED_MODEL).display()
+        );
+    }
+    let roots = Roots::new(&www, &models)?;
+    let limits = Limits {
+        max_connections: max_connections.max(1),
+        timeout: timeout.max(Duration::from_millis(100)),
+        lifetime: CONNECTION_LIFETIME,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(threads.max(1)))
+        // File reads run here; a cap keeps a flood of downloads from spawning hundreds.
+        .max_blocking_threads(16)
+        .thread_name("onesheet-serve")
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("starting the server's threads")?;
+    runtime.block_on(async {
+        let address = SocketAddr::new(host, port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| bind_error(address, &error))?;
+        let bound = listener
+            .local_addr()
+            .context("the server is not listening on an IP address")?;
+        if !bound.ip().is_loopback() {
+            warn_reachable(bound);
+        }
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "http://{bound}/").context("writing the URL to stdout")?;
+        stdout.flush().context("writing the URL to stdout")?;
+        drop(stdout);
+        eprintln!(
+            "serving {} and {} (as /models/) on http://{bound}/ — Ctrl-C stops",
+            www.display(),
+            models.display()
+        );
+        let site = Site::new(roots, AllowedHosts::new(bound));
+        server::accept_loop(listener, router(site), limits).await;
+        Ok(())
+    })
+}
+
+/// Said on every start that leaves loopback, so it cannot go unnoticed.
+fn warn_reachable(bound: SocketAddr) {
+    let line = "*".repeat(78);
+    eprintln!(
+        "{line}\n\
+         WARNING: listening on {bound}, which is not a loopback address: the drop page and \
+         every bundle\nunder /models/ can be downloaded by OTHER MACHINES on the network, with \
+         no password and no\nencryption. Pass --host 127.0.0.1 (the default) to keep them on \
+         this machine.\n{line}"
+    );
+}
+
+fn bind_error(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
+    match error.kind() {
+        ErrorKind::AddrInUse => anyhow::anyhow!(
+            "port {} on {} is already in use: stop what is using it or pick another with \
+             --port (0 picks a free one)",
+            address.port(),
+            address.ip()
+        ),
+        ErrorKind::AddrNotAvailable => anyhow::anyhow!(
+            "{} is not an address of this machine: pass --host with one that is",
+            address.ip()
+        ),
+        ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "not allowed to listen on port {}: ports below 1024 need privileges; pick \
+             another with --port",
+            address.port()
+        ),
+        _ => anyhow::anyhow!("cannot listen on {address}: {error}"),
+    }
+}

@@ -1,0 +1,251 @@
+//! From a request's URL path to the file it names: pure string work, no file system, so every
+//! refusal is decided here and tested without a server.
+
+/// The directory a request reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// The drop page: `/` and everything not under `/models/`.
+    Www,
+    /// The model bundles, under `/models/`.
+    Models,
+}
+
+/// What a URL path names: a file below one of the roots, given as plain names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Which directory the names are relative to.
+    pub root: Root,
+    /// Directory names then the file name; none empty, none starting with `.`, none holding a
+    /// separator.
+    pub names: Vec<String>,
+    /// The Content-Type the file is served with.
+    pub content_type: &'static str,
+}
+
+/// Deeper paths name nothing the page uses; the cap bounds the file-system work one request
+/// can cause.
+const MAX_DEPTH: usize = 16;
+
+/// The file `url_path` (a request's path, still percent-encoded, without its query) names, or
+/// `None` when it names nothing servable: a malformed escape, a name that is empty (`//`),
+/// hidden or a way out (`.`, `..`), a separator smuggled in an escape (`%2f`, `%5c`), a NUL or
+/// other control character, or a type its root does not serve.
+pub fn resolve(url_path: &str) -> Option<Target> {
+    let rest = url_path.strip_prefix('/')?;
+    let mut names = rest
+        .split('/')
+        .map(percent_decode)
+        .collect::<Option<Vec<_>>>()?;
+    let root = if names.len() > 1 && names[0] == "models" {
+        names.remove(0);
+        Root::Models
+    } else {
+        Root::Www
+    };
+    // A directory's page is its index.html, the one file name a URL may leave out.
+    if let Some(last) = names.last_mut()
+        && last.is_empty()
+    {
+        "index.html".clone_into(last);
+    }
+    if names.len() > MAX_DEPTH || !names.iter().all(|name| plain_name(name)) {
+        return None;
+    }
+    let content_type = content_type(root, names.last()?)?;
+    Some(Target {
+        root,
+        names,
+        content_type,
+    })
+}
+
+/// A name that stays where it is: not empty, not hidden (which also rules out `.` and `..`),
+/// no separator of any platform, no control character.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | ':') || c.is_control())
+}
+
+/// The Content-Type for a file in `root`, or `None` for a type that root does not serve.
+///
+/// Pinned rather than guessed: the page needs `application/wasm` for streaming compilation and
+/// a JavaScript type for its modules. `/models/` serves data only, so nothing there (a stray
+/// `.html` or `.svg`) can run as a page on this origin.
+pub fn content_type(root: Root, file_name: &str) -> Option<&'static str> {
+    let (_, extension) = file_name.rsplit_once('.')?;
+    let extension = extension.to_ascii_lowercase();
+    match root {
+        Root::Models => match extension.as_str() {
+            "safetensors" | "index" => Some("application/octet-stream"),
+            "json" => Some("application/json"),
+            _ => None,
+        },
+        Root::Www => match extension.as_str() {
+            "html" => Some("text/html; charset=utf-8"),
+            "js" | "mjs" => Some("text/javascript; charset=utf-8"),
+            "css" => Some("text/css; charset=utf-8"),
+            "wasm" => Some("application/wasm"),
+            "json" | "webmanifest" => Some("application/json"),
+            "svg" => Some("image/svg+xml"),
+            "png" => Some("image/png"),
+            "jpg" | "jpeg" => Some("image/jpeg"),
+            "webp" => Some("image/webp"),
+            "ico" => Some("image/x-icon"),
+            "txt" => Some("text/plain; charset=utf-8"),
+            _ => None,
+        },
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or a result that is not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = hex_digit(*bytes.get(i + 1)?)?;
+            let low = hex_digit(*bytes.get(i + 2)?)?;
+            out.push(high << 4 | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(url_path: &str) -> Option<(Root, Vec<String>)> {
+        resolve(url_path).map(|t| (t.root, t.names))
+    }
+
+    fn owned(names: &[&str]) -> Vec<String> {
+        names.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_page_and_its_files() {
+        assert_eq!(names("/"), Some((Root::Www, owned(&["index.html"]))));
+        assert_eq!(
+            names("/pkg/onesheet.js"),
+            Some((Root::Www, owned(&["pkg", "onesheet.js"])))
+        );
+        assert_eq!(
+            names("/pkg/"),
+            Some((Root::Www, owned(&["pkg", "index.html"])))
+        );
+        assert_eq!(names("/a%20b.txt"), Some((Root::Www, owned(&["a b.txt"]))));
+        assert_eq!(
+            names("/models/onesheet.safetensors"),
+            Some((Root::Models, owned(&["onesheet.safetensors"])))
+        );
+        assert_eq!(
+            names("/models/v2/genres.json"),
+            Some((Root::Models, owned(&["v2", "genres.json"])))
+        );
+        // Not the models directory: a file named `models` in www, which has no servable type.
+        assert_eq!(names("/models"), None);
+    }
+
+    #[test]
+    fn no_way_out_of_the_roots() {
+        for bad in [
+            "",
+            "relative.html",
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/pkg/..%2f..%2fsecret.txt",
+            "/pkg/%2e%2e%2f%2e%2e%2fsecret.txt",
+            "/models/../../secret.txt",
+            "/models/%2e%2e/%2e%2e/secret.txt",
+            "/models/..%5c..%5csecret.json",
+            "/..%5csecret.txt",
+            "/a%5cb.txt",
+            "//etc/passwd",
+            "/%2fetc%2fpasswd.txt",
+            "/pkg//onesheet.js",
+            "/./index.html",
+            "/pkg/.gitignore",
+            "/.git/config",
+            "/%00",
+            "/a%00.txt",
+            "/a%0a.txt",
+            "/c:%5cwindows.txt",
+            "/%zz",
+            "/bad%2",
+            "/%ff",
+        ] {
+            assert_eq!(resolve(bad), None, "{bad:?}");
+        }
+        let deep = "/a".repeat(MAX_DEPTH) + "/x.js";
+        assert_eq!(resolve(&deep), None);
+    }
+
+    #[test]
+    fn each_root_serves_its_own_types() {
+        for bad in [
+            "/models/evil.html",
+            "/models/evil.svg",
+            "/models/evil.js",
+            "/models/README.md",
+            "/models/",
+            "/models/onesheet",
+            "/README.md",
+            "/secret",
+            "/key.pem",
+        ] {
+            assert_eq!(resolve(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            resolve("/models/similar.index").map(|t| t.content_type),
+            Some("application/octet-stream")
+        );
+    }
+
+    #[test]
+    fn pinned_content_types() {
+        let www = |name| content_type(Root::Www, name);
+        assert_eq!(www("a.wasm"), Some("application/wasm"));
+        assert_eq!(www("a.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(www("a.MJS"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(www("index.html"), Some("text/html; charset=utf-8"));
+        assert_eq!(www("a.css"), Some("text/css; charset=utf-8"));
+        assert_eq!(www("a.png"), Some("image/png"));
+        assert_eq!(www("a.svg"), Some("image/svg+xml"));
+        assert_eq!(www("a.safetensors"), None);
+        assert_eq!(
+            content_type(Root::Models, "a.safetensors"),
+            Some("application/octet-stream")
+        );
+        assert_eq!(
+            content_type(Root::Models, "m.json"),
+            Some("application/json")
+        );
+        assert_eq!(content_type(Root::Models, "a.wasm"), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%2e%2E").as_deref(), Some(".."));
+        assert_eq!(percent_decode("%e2%80%94").as_deref(), Some("—"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}
