@@ -272,7 +272,7 @@ mod tests {
         let limits = Limits {
             max_connections: 2,
             timeout: Duration::from_secs(30),
-            lifetime: Duration::from_secs(600),
+            lifetime: Duration::from_mins(10),
         };
         let address = start(&runtime, dir.path(), limits);
         let connect = || {
