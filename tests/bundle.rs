@@ -268,7 +268,7 @@ fn edit_header(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
     let header = String::from_utf8(bytes[8..header_end].to_vec()).expect("utf8");
     let mut edited = header.trim_end().replacen(from, to, 1);
     assert_ne!(edited, header.trim_end(), "the test found `{from}` to edit");
-    while edited.len() % 8 != 0 {
+    while !edited.len().is_multiple_of(8) {
         edited.push(' ');
     }
     let mut out = (edited.len() as u64).to_le_bytes().to_vec();
@@ -292,11 +292,12 @@ fn a_bundle_asking_for_a_hostile_input_size_is_refused_on_load() {
         ("\\\"threshold\\\":0.5", "\\\"threshold\\\":1.5", "Action"),
     ] {
         let hostile = edit_header(&bytes, from, to);
-        // The manifest is checked before the checksum: a re-signed bundle gets the same error.
-        for error in [
-            expect_refused(&hostile, names),
-            Bundle::read_manifest(&hostile).expect_err("manifest refused"),
-        ] {
+        // The manifest is checked before the checksum, so these unsigned edits meet the same
+        // check that a re-signed bundle would.
+        let Err(read_manifest) = Bundle::read_manifest(&hostile) else {
+            panic!("{names}: read_manifest accepted it");
+        };
+        for error in [expect_refused(&hostile, names), read_manifest] {
             assert!(
                 matches!(&error, BundleError::Manifest(m) if m.contains(names)),
                 "{names}: {error:?}"

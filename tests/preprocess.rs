@@ -70,11 +70,11 @@ fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
     out
 }
 
-fn is_reddish(p: &Rgb<u8>) -> bool {
+fn is_reddish(p: Rgb<u8>) -> bool {
     p[0] > 150 && p[2] < 100
 }
 
-fn is_bluish(p: &Rgb<u8>) -> bool {
+fn is_bluish(p: Rgb<u8>) -> bool {
     p[2] > 150 && p[0] < 100
 }
 
@@ -233,7 +233,7 @@ fn animated_gif_uses_its_first_frame() {
     let rgb = decode(&bytes, &limits()).expect("decodes");
     assert_eq!(rgb.dimensions(), (16, 24));
     assert!(
-        is_reddish(rgb.get_pixel(8, 12)),
+        is_reddish(*rgb.get_pixel(8, 12)),
         "{:?}",
         rgb.get_pixel(8, 12)
     );
@@ -247,12 +247,12 @@ fn exif_rotation_is_applied() {
     let rgb = decode(&bytes, &limits()).expect("decodes");
     assert_eq!(rgb.dimensions(), (96, 64));
     assert!(
-        is_reddish(rgb.get_pixel(48, 8)),
+        is_reddish(*rgb.get_pixel(48, 8)),
         "top {:?}",
         rgb.get_pixel(48, 8)
     );
     assert!(
-        is_bluish(rgb.get_pixel(48, 56)),
+        is_bluish(*rgb.get_pixel(48, 56)),
         "bottom {:?}",
         rgb.get_pixel(48, 56)
     );
@@ -362,6 +362,14 @@ fn a_mirrored_input_reverses_every_row() {
 
 // Hostile and unusual sizes.
 
+/// The error `result` must be. What was accepted instead is not printed: it may be megabytes.
+fn refused<T>(result: Result<T, PreprocessError>, what: &str) -> PreprocessError {
+    match result {
+        Ok(_) => panic!("{what}: accepted"),
+        Err(error) => error,
+    }
+}
+
 /// The model input the shipped model uses.
 fn poster_spec() -> InputSpec {
     InputSpec::mobilenet(224, 320)
@@ -434,9 +442,9 @@ fn an_image_too_wide_to_resize_at_once_is_narrowed_first_and_stays_close() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     println!("narrowed vs plain: mean |difference| {mean_diff:.5}, max {max_diff:.4}");
-    // In [-1, 1] units: 0.004 is half a grey level on average.
-    assert!(mean_diff < 0.004, "{mean_diff}");
-    assert!(max_diff < 0.05, "{max_diff}");
+    // In [-1, 1] units a grey level is 0.0078; measured: mean 0.00003, max one grey level.
+    assert!(mean_diff < 0.001, "{mean_diff}");
+    assert!(max_diff < 0.016, "{max_diff}");
 }
 
 /// Set in the child process that [`extreme_aspect_ratio_pngs_classify_within_a_memory_cap`]
@@ -524,7 +532,7 @@ fn a_tiny_jpeg_claiming_a_huge_size_is_refused_before_decoding() {
     // 478 MB and produce a picture of nothing. A complete one needs a bit per 8×8 block.
     let bytes = jpeg_claiming(65_500, 763);
     assert!(bytes.len() < 1000, "{}", bytes.len());
-    let error = decode(&bytes, &limits()).expect_err("refused");
+    let error = refused(decode(&bytes, &limits()), "65500×763 JPEG");
     assert!(
         matches!(
             error,
@@ -545,7 +553,7 @@ fn a_tiny_jpeg_claiming_a_huge_size_is_refused_before_decoding() {
 fn a_tiny_png_claiming_a_huge_size_is_refused_before_decoding() {
     let bytes = encode(&gradient(5000, 5000), image::ImageFormat::Png);
     let cut = &bytes[..2000];
-    let error = decode(cut, &limits()).expect_err("refused");
+    let error = refused(decode(cut, &limits()), "5000×5000 PNG");
     assert!(
         matches!(
             error,
@@ -613,7 +621,7 @@ fn the_decoders_own_limits_give_a_limit_error() {
         max_bytes: 16 << 10,
         ..limits()
     };
-    let error = decode(&bytes, &tight).expect_err("over the decoder's limit");
+    let error = refused(decode(&bytes, &tight), "over the decoder's limit");
     assert!(matches!(error, PreprocessError::Limit(_)), "{error:?}");
     assert!(
         decode(&bytes, &limits()).is_ok(),
@@ -705,7 +713,7 @@ fn bmp_and_tiff_claiming_huge_sizes_are_refused_before_allocating() {
     let tiff = gray_tiff_claiming(60_000, 60_000);
 
     for (name, bytes) in [("BMP", bmp), ("TIFF", tiff)] {
-        let error = decode(&bytes, &limits()).expect_err("too large");
+        let error = refused(decode(&bytes, &limits()), name);
         assert!(
             matches!(
                 error,
@@ -724,7 +732,7 @@ fn bmp_and_tiff_claiming_huge_sizes_are_refused_before_allocating() {
 fn prepare_refuses_input_sizes_the_model_and_memory_cannot_take() {
     let image = two_tone();
     for (w, h) in [(4000, 1), (31, 48), (0, 320), (32, 129), (2049, 1024)] {
-        let error = prepare(&image, &InputSpec::mobilenet(w, h)).expect_err("refused");
+        let error = refused(prepare(&image, &InputSpec::mobilenet(w, h)), "input size");
         assert!(
             matches!(error, PreprocessError::InvalidSize { width, height } if (width, height) == (w, h)),
             "{w}×{h}: {error:?}"
@@ -758,7 +766,7 @@ fn prepare_refuses_input_sizes_the_model_and_memory_cannot_take() {
         (spec(127.5, f32::INFINITY), "std"),
         (spec(127.5, 1e-38), "std"),
     ] {
-        let error = prepare(&image, &bad).expect_err("refused");
+        let error = refused(prepare(&image, &bad), field);
         assert!(
             matches!(error, PreprocessError::InvalidNormalisation { field: f, channel: 1, .. } if f == field),
             "{error:?}"

@@ -48,6 +48,10 @@ pub fn start() {
 /// feature, for the browser tests: they prove a page survives a Rust panic (the worker reports
 /// it and the client starts a fresh instance).
 #[cfg(feature = "testing")]
+#[allow(
+    clippy::unused_async,
+    reason = "the panic must happen inside an async call, where classify's would"
+)]
 #[wasm_bindgen(js_name = panicForTesting)]
 pub async fn panic_for_testing() {
     panic!("deliberate panic from panicForTesting()");
@@ -167,7 +171,7 @@ impl Onesheet {
         to_js(&self.engine.classifier.bundle.manifest)
     }
 
-    /// Classifies one image (JPEG, PNG, WebP or GIF bytes): `{ backend, scores: { Action: 0.91,
+    /// Classifies one image (JPEG, PNG, WebP, GIF, BMP or TIFF bytes): `{ backend, scores: { Action: 0.91,
     /// … }, genres: [names, best first], decisions: { Action: true, … }, timing: { decodeMs,
     /// inferMs, totalMs } }`.
     pub async fn classify(&self, image: Vec<u8>) -> Result<JsValue, JsError> {

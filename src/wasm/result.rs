@@ -8,6 +8,10 @@ use super::backend::{Backend, Request};
 use crate::prediction::{Decisions, Prediction};
 
 /// Where one poster's time went, in milliseconds.
+#[allow(
+    clippy::struct_field_names,
+    reason = "the unit is part of the names JavaScript reads (decodeMs, …)"
+)]
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Timing {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use onesheet::preprocess::InputSpec;
 use onesheet_trainer::paths;
 use onesheet_trainer::training::Sources;
 
@@ -42,16 +43,22 @@ impl From<SourcesArgs> for Sources {
     }
 }
 
-/// `WIDTHxHEIGHT`, each side between 32 and 4096.
+/// `WIDTHxHEIGHT`, within what the model and memory allow ([`InputSpec::check`]: the limit
+/// every bundle is held to on load).
 pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once(['x', 'X', '×'])
         .ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT"))?;
-    let parse = |s: &str| match s.trim().parse::<u32>() {
-        Ok(n) if (32..=4096).contains(&n) => Ok(n),
-        _ => Err(format!("`{s}` is not a size between 32 and 4096")),
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{s}` is not a number of pixels"))
     };
-    Ok((parse(w)?, parse(h)?))
+    let (width, height) = (parse(w)?, parse(h)?);
+    InputSpec::mobilenet(width, height)
+        .check()
+        .map_err(|e| e.to_string())?;
+    Ok((width, height))
 }
 
 /// A backend in the shared vocabulary: `cpu` or `webgpu` (aliases `flex`, `wgpu`).
