@@ -10,7 +10,12 @@ fuzz_target!(|bytes: &[u8]| {
     if let Ok(manifest) = Bundle::read_manifest(bytes) {
         // A manifest that reads is one every face may use as it is.
         assert!(manifest.input.check().is_ok());
-        assert!(manifest.thresholds().iter().all(|t| (0.0..=1.0).contains(t)));
+        assert!(
+            manifest
+                .thresholds()
+                .iter()
+                .all(|t| (0.0..=1.0).contains(t))
+        );
     }
     let _ = Bundle::from_bytes(bytes, &Device::flex());
 });

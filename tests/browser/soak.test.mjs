@@ -119,6 +119,7 @@ test(`${TOTAL} posters in one session: every one classified, memory settles`, { 
   const input = page.getByLabel('Choose poster images…');
   const readings = [];
   let classified = 0;
+  const modelMs = [];
   const started = performance.now();
   try {
     for (let offset = 0; offset < TOTAL; offset += BATCH) {
@@ -142,7 +143,10 @@ test(`${TOTAL} posters in one session: every one classified, memory settles`, { 
         assert.ok(row.done && row.bars === 19, `${row.name} (poster ${offset + rows.indexOf(row) + 1}): ${row.state}`);
       }
       classified += rows.length;
-      assert.match(await page.textContent('#summary'), new RegExp(`^${BATCH} classified;`));
+      const summary = await page.textContent('#summary');
+      assert.match(summary, new RegExp(`^${BATCH} classified;`));
+      // The page's own figure: the model's time per poster (decode + inference), this batch.
+      modelMs.push(Number(/; (\d+) ms per poster/.exec(summary)?.[1]));
 
       await page.click('#clear');
       assert.equal(await page.locator('#posters > li').count(), 0);
@@ -165,6 +169,8 @@ test(`${TOTAL} posters in one session: every one classified, memory settles`, { 
   const end = readings.at(-1);
   const growth = (end.total - base.total) / base.total;
   const seconds = (performance.now() - started) / 1000;
+  const median = [...modelMs].sort((x, y) => x - y)[Math.floor(modelMs.length / 2)];
+  console.log(`soak: the model's time per poster, batch means: median ${median} ms (min ${Math.min(...modelMs)}, max ${Math.max(...modelMs)})`);
   console.log(
     `soak: ${TOTAL} posters in ${seconds.toFixed(1)} s (${((seconds * 1000) / TOTAL).toFixed(0)} ms each, page included); ` +
       `wasm + JS heaps ${mb(base.total)} after ${BASELINE_AFTER} → ${mb(end.total)} after ${TOTAL}: ` +
