@@ -378,7 +378,7 @@ function resolve(url, base) {
 }
 
 /** A URL for a message: a long one (a `data:` URL) cut short. */
-function shorten(url) {
+export function shorten(url) {
   const text = String(url);
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}…` : text);
 }

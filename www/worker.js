@@ -12,6 +12,7 @@
 // A namespace import: the test-only export (`panicForTesting`) exists only in builds with the
 // `testing` feature, and a named import of a missing export would fail the whole module.
 import * as wasm from './pkg/onesheet.js';
+import { allowedUrl, shorten } from './onesheet-client.js';
 
 const { default: init, Onesheet } = wasm;
 
@@ -146,28 +147,11 @@ async function load({ wasmUrl, modelUrl, backend, allowCrossOrigin = false }) {
 }
 
 /**
- * Throws unless `url` is an http(s) URL on this worker's origin (any origin with
- * `allowCrossOrigin`). The same rule as `allowedUrl` in onesheet-client.js, enforced here too
+ * Throws unless `url` may be fetched: the client's own rule (`allowedUrl`), enforced here too
  * because the worker is what fetches.
  */
 function checkUrl(url, resource, allowCrossOrigin) {
-  let parsed;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`${NAMES[resource]} URL ${shorten(url)} is not a valid URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error(
-      `refused to load ${NAMES[resource]} from ${shorten(url)}: only http: and https: URLs are allowed`,
-    );
-  }
-  if (!allowCrossOrigin && parsed.origin !== self.location.origin) {
-    throw new Error(
-      `refused to load ${NAMES[resource]} from ${parsed.origin}: only this site's own files ` +
-        `(${self.location.origin}) are allowed`,
-    );
-  }
+  allowedUrl(url, { base: self.location.href, allowCrossOrigin, what: NAMES[resource] });
 }
 
 /** Over the limit: a clear error. */
@@ -307,12 +291,6 @@ async function stillCurrent(url, cached, mode) {
 
 function describe(error) {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A URL for a message: a long one (a `data:` URL) cut short. */
-function shorten(url) {
-  const text = String(url);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}…` : text);
 }
 
 function mebibytes(bytes) {
