@@ -27,6 +27,9 @@ native_tests() {
 # wasm crate is linted as it is built (src/wasm/ exists only on that target).
 ONESHEET_WASM_FEATURES=testing ONESHEET_WASM_LINT=1 beside_wasm_build native_tests
 
+step "the onesheet binary with the kiosk built in (embeds the wasm build), linted"
+linted cargo build --workspace --features onesheet-trainer/kiosk --locked
+
 step "browser tests (headless Chromium; screenshots in $target/browser-artifacts)"
 node --test --test-reporter=spec tests/browser/
 

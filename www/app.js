@@ -1,11 +1,12 @@
 // The drop page: posters in (drop, paste, pick), genres out. The model runs in a worker behind
-// onesheet-client.js; this file is only the page. Every name and message from a file or the
+// lib/client.js; this file is only the page. Every name and message from a file or the
 // model is written with textContent: nothing here parses HTML.
 //
 // Files are read lazily: each dropped file gets its row at once, but its bytes (and its
 // thumbnail) are read only when the model is nearly free, at most MAX_IN_FLIGHT at a time, so
 // a drop of a thousand posters holds two of them in memory, not all. Clear drops what waits.
-import { OnesheetClient, allowedUrl } from './onesheet-client.js';
+import { OnesheetClient, allowedUrl } from './lib/client.js';
+import { fillGenres, fillScores, ms } from './lib/result.js';
 
 const params = new URLSearchParams(location.search);
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
@@ -286,39 +287,8 @@ function showResult(card, result) {
   card.state.textContent =
     `${ms(result.timing.totalMs)} on ${backendName(result.backend)}` +
     ` (decoding ${ms(result.timing.decodeMs)}, model ${ms(result.timing.inferMs)})`;
-  for (const genre of result.genres) {
-    const li = document.createElement('li');
-    li.textContent = genre;
-    card.predicted.append(li);
-  }
-  const order = Object.entries(result.scores).sort((a, b) => b[1] - a[1]);
-  for (const [genre, score] of order) {
-    const li = document.createElement('li');
-    li.dataset.genre = genre;
-    li.dataset.score = String(score);
-    if (result.decisions[genre]) li.classList.add('yes');
-    const label = document.createElement('span');
-    label.className = 'genre';
-    label.textContent = genre;
-    const bar = document.createElement('span');
-    bar.className = 'bar';
-    bar.setAttribute('aria-hidden', 'true');
-    const fill = document.createElement('span');
-    fill.className = 'fill';
-    fill.style.setProperty('--score', String(score));
-    bar.append(fill);
-    const value = document.createElement('span');
-    value.className = 'score';
-    value.textContent = percent(score) + (result.decisions[genre] ? ' ✓' : '');
-    if (result.decisions[genre]) {
-      const hidden = document.createElement('span');
-      hidden.className = 'visually-hidden';
-      hidden.textContent = ' (predicted)';
-      value.append(hidden);
-    }
-    li.append(label, bar, value);
-    card.bars.append(li);
-  }
+  fillGenres(card.predicted, result);
+  fillScores(card.bars, result);
 }
 
 function showError(card, message) {
@@ -460,14 +430,6 @@ function announce(text) {
 
 function backendName(backend) {
   return backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU (WebAssembly)';
-}
-
-function ms(value) {
-  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
-}
-
-function percent(score) {
-  return `${(score * 100).toFixed(1)}%`;
 }
 
 function megabytes(bytes) {

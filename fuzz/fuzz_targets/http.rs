@@ -38,8 +38,12 @@ static SITE: LazyLock<(tempfile::TempDir, axum::Router)> = LazyLock::new(|| {
     std::fs::write(models.join(".secret.json"), "{}").expect("hidden");
     #[cfg(unix)]
     std::os::unix::fs::symlink("/etc", models.join("etc")).expect("symlink");
+    let samples = dir.path().join("samples");
+    std::fs::create_dir_all(&samples).expect("samples");
+    std::fs::write(samples.join("poster.jpg"), b"\xff\xd8\xff").expect("sample");
     let roots = Roots::new(&www, &models).expect("roots");
-    let app = router(Site::new(roots, AllowedHosts::new(BOUND)));
+    let site = Site::new(roots, Some(&samples), AllowedHosts::new(BOUND)).expect("site");
+    let app = router(site);
     (dir, app)
 });
 

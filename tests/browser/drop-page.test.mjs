@@ -5,11 +5,10 @@
 // 64 MiB; files are read two at a time, never when over 64 MiB; Clear cancels what waits.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ARTIFACTS, BUNDLE, ONESHEET, SHARED, launch, serveOnesheet } from './harness.mjs';
+import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, serveOnesheet } from './harness.mjs';
 
 const poster = (id) => resolve(SHARED, `data/posters/images/${id}.jpg`);
 const POSTERS = ['tt0111161', 'tt0079285', 'tt0080339'].map(poster);
@@ -34,17 +33,6 @@ after(async () => {
   server?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
-
-/** `onesheet classify --format jsonl` on `files`: { file basename: line }. */
-function classifyNatively(files) {
-  const run = spawnSync(ONESHEET, ['classify', '--model', BUNDLE, '--format', 'jsonl', ...files], {
-    encoding: 'utf8',
-  });
-  assert.ok(run.stdout, `onesheet classify printed nothing: ${run.stderr}`);
-  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.length, files.length, run.stderr);
-  return Object.fromEntries(lines.map((l) => [basename(l.file), l]));
-}
 
 function assertSameScores(page, native, tolerance, label) {
   assert.ok(native.scores, `${label}: onesheet classify failed: ${native.error}`);
@@ -473,7 +461,7 @@ describe('limits', () => {
     const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
     await waitReady(page);
     const outcome = await page.evaluate(async ({ elsewhere, bundle }) => {
-      const { OnesheetClient } = await import('/onesheet-client.js');
+      const { OnesheetClient } = await import('/lib/client.js');
       const client = new OnesheetClient({ model: elsewhere, backend: 'cpu' });
       const statuses = [];
       client.addEventListener('status', ({ detail }) => statuses.push(detail));
@@ -483,7 +471,7 @@ describe('limits', () => {
       // The worker, asked directly, as a face that bypassed the client would.
       const ask = (message) =>
         new Promise((resolve) => {
-          const worker = new Worker('/worker.js', { type: 'module' });
+          const worker = new Worker('/lib/worker.js', { type: 'module' });
           worker.onmessage = ({ data }) => {
             if (data.type !== 'result' && data.type !== 'error') return;
             worker.terminate();

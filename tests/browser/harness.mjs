@@ -1,10 +1,10 @@
 // Shared by the browser tests: the real `onesheet serve` on loopback (the one static server
 // every face and test uses) and Debian's Chromium, driven by playwright-core. No browser is
 // ever downloaded.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -21,10 +21,18 @@ export const ARTIFACTS = resolve(TARGET, 'browser-artifacts');
  * Runs the real `onesheet serve` on a free loopback port (www/ from the repository); resolves to
  * { url, close }. Its first stdout line is the URL.
  */
-export function serveOnesheet({ models }) {
-  const child = spawn(ONESHEET, ['serve', '--port', '0', '--www', resolve(ROOT, 'www'), '--models', models], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+export function serveOnesheet({ models, samples }) {
+  const args = ['serve', '--port', '0', '--www', resolve(ROOT, 'www'), '--models', models];
+  if (samples) args.push('--samples', samples);
+  return startServer(ONESHEET, args);
+}
+
+/**
+ * Runs `binary args…` (a server that prints its URL on its first stdout line, as `onesheet
+ * serve` and `onesheet kiosk` do); resolves to { url, close }.
+ */
+export function startServer(binary, args, { cwd } = {}) {
+  const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
     child.once('error', fail);
     child.once('exit', (code) => fail(new Error(`onesheet serve exited with ${code}`)));
@@ -39,7 +47,7 @@ export function serveOnesheet({ models }) {
  * `liftoff`, wasm starts on Chromium's baseline compiler as it does for visitors (faster start,
  * sometimes slower runs); tests leave it off.
  */
-export async function launch({ webgpu = false, liftoff = false } = {}) {
+export async function launch({ webgpu = false, liftoff = false, extraArgs = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'onesheet-chromium-'));
   const args = [
     '--headless=new',
@@ -62,6 +70,7 @@ export async function launch({ webgpu = false, liftoff = false } = {}) {
       '--use-angle=swiftshader',
     );
   }
+  args.push(...extraArgs);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     ignoreDefaultArgs: true,
@@ -72,6 +81,26 @@ export async function launch({ webgpu = false, liftoff = false } = {}) {
     rmSync(profile, { recursive: true, force: true });
   };
   return { browser, close };
+}
+
+/** `onesheet classify --format jsonl` on `files` with `model`: { file basename: line }. */
+export function classifyNatively(files, model = BUNDLE) {
+  const run = spawnSync(ONESHEET, ['classify', '--model', model, '--format', 'jsonl', ...files], {
+    encoding: 'utf8',
+  });
+  if (!run.stdout) throw new Error(`onesheet classify printed nothing: ${run.stderr}`);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  if (lines.length !== files.length) throw new Error(`onesheet classify: ${run.stderr}`);
+  return Object.fromEntries(lines.map((l) => [basename(l.file), l]));
+}
+
+/** The largest |a − b| over the 19 scores of two results (each `{ scores }`). */
+export function scoreGap(a, b) {
+  const genres = Object.keys(b.scores);
+  if (genres.length !== 19 || Object.keys(a.scores).length !== 19) {
+    throw new Error(`expected 19 scores, got ${Object.keys(a.scores).length} and ${genres.length}`);
+  }
+  return Math.max(...genres.map((genre) => Math.abs(a.scores[genre] - b.scores[genre])));
 }
 
 /** Reads a safetensors file's F32 tensors: { name: { shape, data: Float32Array } }. */

@@ -42,7 +42,7 @@ after(async () => {
 async function attachToWorker(browser) {
   const session = await browser.newBrowserCDPSession();
   const { targetInfos } = await session.send('Target.getTargets');
-  const workers = targetInfos.filter((t) => t.type === 'worker' && new URL(t.url).pathname === '/worker.js');
+  const workers = targetInfos.filter((t) => t.type === 'worker' && new URL(t.url).pathname === '/lib/worker.js');
   assert.equal(workers.length, 1, JSON.stringify(targetInfos.map((t) => [t.type, t.url])));
   const { sessionId } = await session.send('Target.attachToTarget', { targetId: workers[0].targetId, flatten: false });
   let next = 1;

@@ -4,6 +4,7 @@ mod classify;
 mod embed;
 mod evaluate;
 mod export;
+mod kiosk;
 mod serve;
 mod sources;
 mod train;
@@ -37,8 +38,11 @@ enum Command {
     Embed(embed::Args),
     /// Write a model bundle.
     Export(export::Args),
-    /// Serve the drop page (www/) and the shipped model (models/) on 127.0.0.1.
+    /// Serve the drop page, the shop widget and the kiosk (www/) with the models (models/) on
+    /// 127.0.0.1.
     Serve(serve::Args),
+    /// Serve the offline gallery kiosk, built into this binary with the shipped model, at /.
+    Kiosk(kiosk::Args),
 }
 
 impl Cli {
@@ -52,6 +56,7 @@ impl Cli {
             Command::Embed(args) => embed::run(args),
             Command::Export(args) => export::run(args).map(done),
             Command::Serve(args) => serve::run(args).map(done),
+            Command::Kiosk(args) => kiosk::run(args).map(done),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use onesheet_trainer::serve::{self, ServeConfig};
+use onesheet_trainer::serve::{self, Content, ServeConfig};
 
 /// `onesheet serve` options.
 #[derive(clap::Args)]
@@ -13,16 +13,26 @@ pub struct Args {
     /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Address to listen on. The default keeps the page on this machine; any other address
-    /// lets other machines download the page and the models.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub host: IpAddr,
     /// The front end: index.html and the wasm build in pkg/.
     #[arg(long, default_value = "www")]
     pub www: PathBuf,
     /// Served under /models/: the shipped model bundle.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
+    /// Sample posters (JPEG, PNG, WebP) the kiosk (/kiosk/) offers to tap.
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// How the server runs: shared by `onesheet serve` and `onesheet kiosk`.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on. The default keeps the pages on this machine; any other address
+    /// lets other machines download the pages and the models.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
     /// Threads running the server; each serves many connections at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
@@ -36,15 +46,26 @@ pub struct Args {
     pub timeout: u64,
 }
 
+impl ServerArgs {
+    /// The configuration for serving `content`.
+    pub fn config(self, port: u16, content: Content, samples: Option<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            port,
+            host: self.host,
+            content,
+            samples,
+            threads: self.threads,
+            max_connections: usize::from(self.max_connections),
+            timeout: Duration::from_secs(self.timeout),
+        }
+    }
+}
+
 /// Serves until interrupted.
 pub fn run(args: Args) -> Result<()> {
-    serve::run(ServeConfig {
-        port: args.port,
-        host: args.host,
+    let content = Content::Directories {
         www: args.www,
         models: args.models,
-        threads: args.threads,
-        max_connections: usize::from(args.max_connections),
-        timeout: Duration::from_secs(args.timeout),
-    })
+    };
+    serve::run(args.server.config(args.port, content, args.samples))
 }

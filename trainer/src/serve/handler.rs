@@ -1,25 +1,27 @@
 //! One request in, one response out: no socket here, so tests (and fuzzers) can call
 //! [`handle`] or the [`router`] with any request they like.
 
+use std::borrow::Cow;
 use std::fs::Metadata;
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Version, request};
 use axum::response::Response;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use super::hosts::AllowedHosts;
-use super::paths::{self, Root, Target};
+use super::paths::{self, Target};
+use super::site::{self, Found, Site};
 
 /// The policy of the `<meta http-equiv="Content-Security-Policy">` in `www/index.html`, plus
 /// what only a header can say (`frame-ancestors`). Sent with every response, not only the page:
@@ -29,53 +31,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
      script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
      img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
-
-/// The two directories served, resolved once so that what a request reaches can be checked
-/// against where they really are.
-#[derive(Debug, Clone)]
-pub struct Roots {
-    www: PathBuf,
-    /// `None` when the directory does not exist: `/models/` then serves nothing.
-    models: Option<PathBuf>,
-}
-
-impl Roots {
-    /// The roots at `www` (which must exist) and `models`, with their symlinks resolved.
-    pub fn new(www: &Path, models: &Path) -> Result<Self> {
-        let www = www
-            .canonicalize()
-            .with_context(|| format!("cannot open {}", www.display()))?;
-        let models = match models.canonicalize() {
-            Ok(models) => Some(models),
-            Err(error) if error.kind() == ErrorKind::NotFound => None,
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot open {}", models.display()));
-            }
-        };
-        Ok(Self { www, models })
-    }
-
-    fn dir(&self, root: Root) -> Option<&Path> {
-        match root {
-            Root::Www => Some(&self.www),
-            Root::Models => self.models.as_deref(),
-        }
-    }
-}
-
-/// Everything a request is answered from.
-#[derive(Debug, Clone)]
-pub struct Site {
-    roots: Roots,
-    hosts: AllowedHosts,
-}
-
-impl Site {
-    /// Serves `roots` to requests that name `hosts`.
-    pub fn new(roots: Roots, hosts: AllowedHosts) -> Self {
-        Self { roots, hosts }
-    }
-}
 
 /// The whole server as an axum [`Router`]: every request goes to [`handle`].
 pub fn router(site: Site) -> Router {
@@ -113,18 +68,49 @@ pub async fn handle(site: &Site, request: Request) -> Response {
     let Some(target) = paths::resolve(parts.uri.path()) else {
         return not_found();
     };
-    let Some(dir) = site.roots.dir(target.root) else {
+    let Some(found) = site.find(&target) else {
         return not_found();
     };
-    let dir = dir.to_path_buf();
-    let names = target.names.clone();
-    let opened = tokio::task::spawn_blocking(move || open_inside(&dir, &names)).await;
-    match opened {
-        Ok(Ok((file, metadata))) => respond_with_file(&parts, &target, file, &metadata),
-        Ok(Err(error)) if unreachable_file(&error) => not_found(),
-        // Out of file descriptors or memory: worth retrying, unlike a 404.
-        Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+    match found {
+        Found::File { dir, names } => {
+            let opened = tokio::task::spawn_blocking(move || open_inside(&dir, &names)).await;
+            match opened {
+                Ok(Ok((file, metadata))) => respond_with_file(&parts, &target, file, &metadata),
+                Ok(Err(error)) if unreachable_file(&error) => not_found(),
+                // Out of file descriptors or memory: worth retrying, unlike a 404.
+                Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+            }
+        }
+        Found::Bytes { data, etag } => respond_with_bytes(&parts, &target, data, &etag),
+        Found::SamplesIndex(dir) => {
+            let listed = tokio::task::spawn_blocking(move || site::list_samples(dir.as_deref()))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .and_then(|list| serde_json::to_vec(&list).ok());
+            match listed {
+                Some(json) => {
+                    let etag = format!("\"{:x}\"", Sha256::digest(&json));
+                    respond_with_bytes(&parts, &target, Cow::Owned(json), &etag)
+                }
+                None => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+            }
+        }
     }
+}
+
+/// Answers with bytes already in memory.
+fn respond_with_bytes(
+    parts: &request::Parts,
+    target: &Target,
+    data: Cow<'static, [u8]>,
+    etag: &str,
+) -> Response {
+    let length = data.len() as u64;
+    respond(parts, target, etag, length, || match data {
+        Cow::Borrowed(bytes) => Body::from(bytes),
+        Cow::Owned(bytes) => Body::from(bytes),
+    })
 }
 
 fn respond_with_file(
@@ -133,22 +119,35 @@ fn respond_with_file(
     file: std::fs::File,
     metadata: &Metadata,
 ) -> Response {
-    let etag = etag(metadata);
+    let length = metadata.len();
+    respond(parts, target, &etag(metadata), length, move || {
+        // Bounded by the length announced, in case the file grows while it is sent.
+        let file = tokio::fs::File::from_std(file).take(length);
+        Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024))
+    })
+}
+
+/// A file's response: 304 when the client's copy is current, no body for HEAD, else `body()`
+/// (`length` bytes); pinned type, ETag, and the CORS headers where other origins may read it.
+fn respond(
+    parts: &request::Parts,
+    target: &Target,
+    etag: &str,
+    length: u64,
+    body: impl FnOnce() -> Body,
+) -> Response {
     let unchanged = parts
         .headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|value| if_none_match(value, &etag));
+        .any(|value| if_none_match(value, etag));
     let (status, body) = if unchanged {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else if parts.method == Method::HEAD {
         (StatusCode::OK, Body::empty())
     } else {
-        // Bounded by the length announced, in case the file grows while it is sent.
-        let file = tokio::fs::File::from_std(file).take(metadata.len());
-        let stream = ReaderStream::with_capacity(file, 64 * 1024);
-        (StatusCode::OK, Body::from_stream(stream))
+        (StatusCode::OK, body())
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -158,13 +157,34 @@ fn respond_with_file(
         header::CONTENT_TYPE,
         HeaderValue::from_static(target.content_type),
     );
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     if status == StatusCode::OK {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(metadata.len()));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if site::shared_cross_origin(target) {
+        cross_origin_headers(headers);
     }
     response
+}
+
+/// For the files a page on another origin may load (the widget, its library, the wasm, the
+/// models): readable by any origin, without credentials; the worker reads the ETag and length
+/// to keep its cached copy current.
+fn cross_origin_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag, Content-Length"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
 }
 
 /// Opens `root/names…` only if it is a regular file reached through real directories: a
@@ -315,6 +335,8 @@ mod tests {
 
     use axum::body::to_bytes;
 
+    use crate::serve::Roots;
+
     /// www/ with a page, a script and a secret beside it; models/ with a bundle, an HTML file and
     /// a symlink out.
     fn site(dir: &Path) -> Site {
@@ -330,9 +352,17 @@ mod tests {
         std::os::unix::fs::symlink(dir, models.join("up")).expect("symlink");
         std::os::unix::fs::symlink(dir.join("secret.json"), models.join("secret.json"))
             .expect("symlink");
+        let samples = dir.join("samples");
+        std::fs::create_dir_all(&samples).expect("mkdir");
+        std::fs::write(samples.join("b poster.jpg"), "jpeg").expect("write");
+        std::fs::write(samples.join("a.png"), "png").expect("write");
+        std::fs::write(samples.join("notes.txt"), "text").expect("write");
+        std::fs::write(samples.join("drawing.svg"), "<svg/>").expect("write");
+        std::os::unix::fs::symlink(dir.join("secret.json"), samples.join("link.jpg"))
+            .expect("symlink");
         let roots = Roots::new(&www, &models).expect("roots");
         let bound = "127.0.0.1:8080".parse().expect("address");
-        Site::new(roots, AllowedHosts::new(bound))
+        Site::new(roots, Some(&samples), AllowedHosts::new(bound)).expect("site")
     }
 
     fn call(site: &Site, request: Request) -> (StatusCode, HeaderMap, Vec<u8>) {
@@ -462,6 +492,90 @@ mod tests {
         let (status, headers, _) = call(&site, request);
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(headers[header::CONNECTION], "close");
+    }
+
+    #[test]
+    fn only_the_widgets_files_are_shared_with_other_origins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let www = dir.path().join("www");
+        for sub in ["widget", "lib"] {
+            std::fs::create_dir_all(www.join(sub)).expect("mkdir");
+            std::fs::write(www.join(sub).join("x.js"), "export {};").expect("write");
+        }
+        std::fs::write(www.join("app.js"), "export {};").expect("write");
+        for path in [
+            "/widget/x.js",
+            "/lib/x.js",
+            "/pkg/onesheet.js",
+            "/models/onesheet.safetensors",
+        ] {
+            let (status, headers, _) = call(&site, get(path));
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*", "{path}");
+            assert_eq!(
+                headers["cross-origin-resource-policy"], "cross-origin",
+                "{path}"
+            );
+            assert!(
+                headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+                    .to_str()
+                    .is_ok_and(|value| value.contains("ETag")),
+                "{path}"
+            );
+        }
+        for path in ["/", "/index.html", "/app.js", "/kiosk/samples/a.png"] {
+            let (status, headers, _) = call(&site, get(path));
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(
+                !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                "{path}"
+            );
+            assert_eq!(
+                headers["cross-origin-resource-policy"], "same-origin",
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_kiosks_samples_are_listed_and_served() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let (status, headers, body) = call(&site, get("/kiosk/samples/index.json"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        let list: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            list,
+            serde_json::json!({"samples": [
+                {"name": "a.png", "url": "a.png"},
+                {"name": "b poster.jpg", "url": "b%20poster.jpg"},
+            ]})
+        );
+        let (status, _, body) = call(&site, get("/kiosk/samples/b%20poster.jpg"));
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"jpeg"[..]));
+        for path in [
+            "/kiosk/samples/notes.txt",
+            "/kiosk/samples/drawing.svg",
+            "/kiosk/samples/link.jpg",
+            "/kiosk/samples/missing.jpg",
+            "/samples/a.png",
+        ] {
+            assert_eq!(call(&site, get(path)).0, StatusCode::NOT_FOUND, "{path}");
+        }
+        // Without a samples folder the listing is empty, not missing: the kiosk caches it.
+        let bare = Site::new(
+            Roots::new(&dir.path().join("www"), &dir.path().join("models")).expect("roots"),
+            None,
+            AllowedHosts::new("127.0.0.1:8080".parse().expect("address")),
+        )
+        .expect("site");
+        let (status, _, body) = call(&bare, get("/kiosk/samples/index.json"));
+        assert_eq!(
+            (status, body.as_slice()),
+            (StatusCode::OK, &br#"{"samples":[]}"#[..])
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `onesheet serve`: the drop page (`www/`) and the shipped model (`models/`) as static files.
+//! `onesheet serve`: the three faces (`www/`: the drop page at `/`, the widget at `/widget/`,
+//! the kiosk at `/kiosk/`) and the models (`models/`) as static files; `onesheet kiosk`: the
+//! kiosk alone, at `/`, from inside the binary.
 //!
 //! Loopback by default: the page needs nothing but static files, and a visitor's posters never
 //! leave their browser. The first line on stdout is the page's URL, so scripts and tests that
@@ -13,19 +15,36 @@ mod handler;
 mod hosts;
 mod paths;
 mod server;
+mod site;
 
 use std::io::{ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 
-pub use handler::{CONTENT_SECURITY_POLICY, Roots, Site, handle, router};
+pub use handler::{CONTENT_SECURITY_POLICY, handle, router};
 pub use hosts::AllowedHosts;
 pub use paths::{Root, Target, content_type, percent_decode, resolve};
 pub use server::Limits;
+pub use site::{Roots, Sample, SampleList, Site, shared_cross_origin};
+
+/// What to serve.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// `onesheet serve`: the front end and the models from directories.
+    Directories {
+        /// The front end: index.html and the wasm build in pkg/.
+        www: PathBuf,
+        /// Served under /models/: the shipped model bundle.
+        models: PathBuf,
+    },
+    /// `onesheet kiosk`: the kiosk, its wasm and the shipped model, from inside the binary.
+    #[cfg(feature = "kiosk")]
+    Kiosk,
+}
 
 /// Where and what to serve.
 #[derive(Debug, Clone)]
@@ -34,10 +53,10 @@ pub struct ServeConfig {
     pub port: u16,
     /// Address to listen on.
     pub host: IpAddr,
-    /// The front end: index.html and the wasm build in pkg/.
-    pub www: PathBuf,
-    /// Served under /models/: the shipped model bundle.
-    pub models: PathBuf,
+    /// The files.
+    pub content: Content,
+    /// The kiosk's sample posters (JPEG, PNG, WebP files), listed beside its page.
+    pub samples: Option<PathBuf>,
     /// Threads running the server (each serves many connections).
     pub threads: u16,
     /// Connections served at once; later ones wait their turn.
@@ -60,33 +79,44 @@ pub fn run(config: ServeConfig) -> Result<()> {
     let ServeConfig {
         port,
         host,
-        www,
-        models,
+        content,
+        samples,
         threads,
         max_connections,
         timeout,
     } = config;
-    if !www.join("index.html").is_file() {
-        bail!(
-            "{} has no index.html: run from the repository root or pass --www",
-            www.display()
-        );
+    if let Some(samples) = &samples
+        && !samples.is_dir()
+    {
+        bail!("{} is not a folder of sample posters", samples.display());
     }
-    if !www.join(WASM).is_file() {
-        bail!(
-            "{} is missing: the wasm build is not there; run scripts/build-wasm.sh \
-             (scripts/serve.sh builds and serves in one go)",
-            www.join(WASM).display()
-        );
-    }
-    if !models.join(SHIPPED_MODEL).is_file() {
-        eprintln!(
-            "warning: {} not found: the page will fail to load its model unless given \
-             ?model=URL",
-            models.join(SHIPPED_MODEL).display()
-        );
-    }
-    let roots = Roots::new(&www, &models)?;
+    let (make_site, serving): (Box<dyn FnOnce(AllowedHosts) -> Result<Site>>, String) =
+        match content {
+            Content::Directories { www, models } => {
+                check_directories(&www, &models)?;
+                let roots = Roots::new(&www, &models)?;
+                let serving = format!("{} and {} (as /models/)", www.display(), models.display());
+                let samples = samples.clone();
+                (
+                    Box::new(move |hosts| Site::new(roots, samples.as_deref(), hosts)),
+                    serving,
+                )
+            }
+            #[cfg(feature = "kiosk")]
+            Content::Kiosk => {
+                if !site::kiosk_complete() {
+                    bail!(
+                        "this onesheet binary was built without the kiosk's files (www/pkg \
+                         was not built): run scripts/build-wasm.sh, then build again"
+                    );
+                }
+                let samples = samples.clone();
+                (
+                    Box::new(move |hosts| Site::kiosk(samples.as_deref(), hosts)),
+                    "the kiosk built into this binary".to_string(),
+                )
+            }
+        };
     let limits = Limits {
         max_connections: max_connections.max(1),
         timeout: timeout.max(Duration::from_millis(100)),
@@ -112,19 +142,44 @@ pub fn run(config: ServeConfig) -> Result<()> {
         if !bound.ip().is_loopback() {
             warn_reachable(bound);
         }
+        let site = make_site(AllowedHosts::new(bound))?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "http://{bound}/").context("writing the URL to stdout")?;
         stdout.flush().context("writing the URL to stdout")?;
         drop(stdout);
-        eprintln!(
-            "serving {} and {} (as /models/) on http://{bound}/ — Ctrl-C stops",
-            www.display(),
-            models.display()
-        );
-        let site = Site::new(roots, AllowedHosts::new(bound));
+        let samples = samples.map_or(String::new(), |dir| {
+            format!(", sample posters from {}", dir.display())
+        });
+        eprintln!("serving {serving}{samples} on http://{bound}/ — Ctrl-C stops");
         server::accept_loop(listener, router(site), limits).await;
         Ok(())
     })
+}
+
+/// The front end must be there; a missing model is only worth a warning (`?model=` may name
+/// another).
+fn check_directories(www: &Path, models: &Path) -> Result<()> {
+    if !www.join("index.html").is_file() {
+        bail!(
+            "{} has no index.html: run from the repository root or pass --www",
+            www.display()
+        );
+    }
+    if !www.join(WASM).is_file() {
+        bail!(
+            "{} is missing: the wasm build is not there; run scripts/build-wasm.sh \
+             (scripts/serve.sh builds and serves in one go)",
+            www.join(WASM).display()
+        );
+    }
+    if !models.join(SHIPPED_MODEL).is_file() {
+        eprintln!(
+            "warning: {} not found: the page will fail to load its model unless given \
+             ?model=URL",
+            models.join(SHIPPED_MODEL).display()
+        );
+    }
+    Ok(())
 }
 
 /// Said on every start that leaves loopback, so it cannot go unnoticed.

@@ -215,7 +215,7 @@ mod tests {
         runtime.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
             let bound = listener.local_addr().expect("address");
-            let site = Site::new(roots, AllowedHosts::new(bound));
+            let site = Site::new(roots, None, AllowedHosts::new(bound)).expect("site");
             tokio::spawn(accept_loop(listener, router(site), limits));
             bound.to_string()
         })

@@ -1,6 +1,6 @@
 // The model's thread: loads the wasm build and a bundle (each fetched once, then kept in the
 // Cache API), and answers classify requests one at a time. Spoken to only by
-// onesheet-client.js; the protocol is documented there.
+// client.js; the protocol is documented there.
 //
 // What it fetches is bounded: only http(s) URLs, only on this worker's own origin unless the
 // load request says `allowCrossOrigin` (then, too, it checks a cached copy with a HEAD request
@@ -11,8 +11,8 @@
 // This worker then reports `crashed` and refuses further work; the client replaces it.
 // A namespace import: the test-only export (`panicForTesting`) exists only in builds with the
 // `testing` feature, and a named import of a missing export would fail the whole module.
-import * as wasm from './pkg/onesheet.js';
-import { allowedUrl, shorten } from './onesheet-client.js';
+import * as wasm from '../pkg/onesheet.js';
+import { allowedUrl, shorten } from './client.js';
 
 const { default: init, Onesheet } = wasm;
 

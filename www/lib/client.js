@@ -1,7 +1,7 @@
 // onesheet's browser client: the model in a Web Worker behind a small promise API, for every
 // face of onesheet (the drop page, a kiosk, a shop widget). No framework, no build step.
 //
-//   import { OnesheetClient } from './onesheet-client.js';
+//   import { OnesheetClient } from './lib/client.js';
 //   const client = new OnesheetClient({ model: 'models/onesheet.safetensors', backend: 'auto' });
 //   client.addEventListener('progress', (e) => console.log(e.detail)); // download progress
 //   const info = await client.ready;      // { backend, selection, manifest, downloads }
@@ -9,7 +9,8 @@
 //   client.classify(file, { signal });     // an AbortSignal cancels it (rejects with its reason)
 //   r.scores.Action; r.genres; r.decisions; r.timing.totalMs; r.backend
 //
-// Several widgets on one page share one worker and one model: OnesheetClient.shared(options).
+// Several widgets on one page share one worker and one model: `OnesheetClient.shared(options)`
+// counts its users and `client.release()` stops the worker when the last one goes.
 //
 // The client fetches only http(s) URLs on the page's own origin, unless it is told otherwise
 // with `allowCrossOrigin: true` (a deliberate choice of whoever embeds it, never a visitor's
@@ -80,18 +81,49 @@ export class ModelCrashedError extends Error {
 export class OnesheetClient extends EventTarget {
   static #shared = new Map();
 
-  /** One client per (model, backend) for the whole page: widgets share the worker and model. */
+  /**
+   * One client per (model, backend) for the whole page: widgets share the worker and model.
+   * Each call counts a user; each user calls `release()` once, and the last one to go stops
+   * the worker (a later `shared()` starts a fresh one).
+   */
   static shared(options = {}) {
     const key = JSON.stringify([
       resolve(options.model ?? 'models/onesheet.safetensors', options.base),
       options.backend ?? 'auto',
+      options.allowCrossOrigin === true,
     ]);
     let client = OnesheetClient.#shared.get(key);
-    if (!client) {
+    if (!client || client.#terminated) {
       client = new OnesheetClient(options);
+      client.#sharedKey = key;
       OnesheetClient.#shared.set(key, client);
     }
+    client.#users += 1;
     return client;
+  }
+
+  /** Users of a shared client (`shared()` calls not yet released). */
+  #users = 0;
+  #sharedKey = null;
+
+  /**
+   * One user is done with this client: a shared client stops when its last user releases it,
+   * any other at once.
+   */
+  release() {
+    if (this.#sharedKey !== null) {
+      this.#users = Math.max(0, this.#users - 1);
+      if (this.#users > 0) return;
+      if (OnesheetClient.#shared.get(this.#sharedKey) === this) {
+        OnesheetClient.#shared.delete(this.#sharedKey);
+      }
+    }
+    if (!this.#terminated) this.terminate();
+  }
+
+  /** Whether the worker has been stopped (`terminate()` or the last `release()`). */
+  get terminated() {
+    return this.#terminated;
   }
 
   #options;
@@ -106,6 +138,8 @@ export class OnesheetClient extends EventTarget {
   #terminated = false;
   /** Why this client will never run (a refused URL), or null. */
   #refused = null;
+  /** Why this client stopped for good (its model kept crashing), or null. */
+  #stopped = null;
 
   /**
    * @param {object} [options]
@@ -121,7 +155,7 @@ export class OnesheetClient extends EventTarget {
     super();
     this.#options = {
       model: resolve(options.model ?? 'models/onesheet.safetensors', options.base),
-      wasm: resolve(options.wasm ?? new URL('pkg/onesheet_bg.wasm', HERE).href, options.base),
+      wasm: resolve(options.wasm ?? new URL('../pkg/onesheet_bg.wasm', HERE).href, options.base),
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
       allowCrossOrigin: options.allowCrossOrigin === true,
     };
@@ -150,7 +184,7 @@ export class OnesheetClient extends EventTarget {
   /** Reloads the model on another backend; files already downloaded are not fetched again. */
   setBackend(backend) {
     this.#backend = backend;
-    if (this.#refused) return this.#readyPromise;
+    if (this.#refused || this.#stopped || this.#terminated) return this.#readyPromise;
     this.#load();
     return this.#readyPromise;
   }
@@ -201,6 +235,7 @@ export class OnesheetClient extends EventTarget {
 
   #check() {
     if (this.#refused) throw this.#refused;
+    if (this.#stopped) throw this.#stopped;
     if (this.#terminated) throw new Error('the onesheet client was terminated');
   }
 
@@ -223,7 +258,7 @@ export class OnesheetClient extends EventTarget {
   }
 
   #spawn() {
-    this.#worker = new Worker(this.#options.worker, { type: 'module' });
+    this.#worker = startWorker(this.#options.worker);
     this.#worker.onmessage = ({ data }) => this.#receive(data);
     // A worker that fails to start at all (bad URL, syntax error) or throws uncaught.
     this.#worker.onerror = (event) => {
@@ -340,6 +375,9 @@ export class OnesheetClient extends EventTarget {
 
     if (this.#crashes > MAX_RESTARTS) {
       const error = new ModelCrashedError(`the model keeps crashing and was stopped (${reason})`);
+      this.#stopped = error;
+      this.#readyPromise = Promise.reject(error);
+      this.#readyPromise.catch(() => {});
       this.#emit('status', { phase: 'failed', message: error.message });
       if (running?.load) running.reject(error);
       for (const pending of waiting) pending.reject(error);
@@ -366,6 +404,28 @@ export class OnesheetClient extends EventTarget {
   #failAll(error) {
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+  }
+}
+
+/**
+ * A module worker running `url`. Browsers refuse a worker script from another origin (a shop
+ * page embedding the widget from an onesheet server), so such a worker starts from a one-line
+ * module of the page's own origin (a `blob:` URL) that imports the real one: the import is an
+ * ordinary CORS module fetch, and the worker's relative imports resolve against its real URL.
+ * The host page's CSP must allow `worker-src blob: <onesheet origin>` for this (a module
+ * worker's imports are checked against worker-src; www/README.md gives the whole policy).
+ */
+function startWorker(url) {
+  if (new URL(url).origin === globalThis.location?.origin) {
+    return new Worker(url, { type: 'module' });
+  }
+  const source = new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' });
+  const blobUrl = URL.createObjectURL(source);
+  try {
+    return new Worker(blobUrl, { type: 'module' });
+  } finally {
+    // The worker has its own reference to the script by the time it starts fetching.
+    setTimeout(() => URL.revokeObjectURL(blobUrl), 60_000);
   }
 }
 

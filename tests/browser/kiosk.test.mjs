@@ -1,0 +1,155 @@
+// The gallery kiosk in real headless Chromium, served by the `onesheet` binary copied alone to
+// an empty folder (`onesheet kiosk`: page, wasm and shipped model inside it): loaded once, it
+// works offline, reload included; a sample poster gives the CLI's scores; the idle reset
+// returns to the attract screen; Chromium's fake camera feeds a frame through the capture path
+// to a result; a denied camera says so and the samples still work.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { ARTIFACTS, ONESHEET, ROOT, SHARED, classifyNatively, launch, scoreGap, startServer } from './harness.mjs';
+
+// Sorted by name, as the kiosk lists them.
+const SAMPLES = ['tt0080339', 'tt0111161'].map((id) => resolve(SHARED, `data/posters/images/${id}.jpg`));
+const SHIPPED_MODEL = resolve(ROOT, 'models/onesheet.safetensors');
+const TOLERANCE = 1e-4;
+
+let kiosk;
+let chromium;
+let scratch;
+
+before(async () => {
+  // Nothing but the binary (and the sample posters) in the folder it runs from.
+  scratch = mkdtempSync(join(tmpdir(), 'onesheet-kiosk-'));
+  const bin = join(scratch, 'bin');
+  mkdirSync(bin);
+  copyFileSync(ONESHEET, join(bin, 'onesheet'));
+  const samples = join(scratch, 'samples');
+  mkdirSync(samples);
+  for (const file of SAMPLES) copyFileSync(file, join(samples, basename(file)));
+  kiosk = await startServer(join(bin, 'onesheet'), ['kiosk', '--port', '0', '--samples', samples], { cwd: bin });
+  console.log(`kiosk binary: ${(statSync(join(bin, 'onesheet')).size / 1e6).toFixed(1)} MB`);
+  chromium = await launch({
+    extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await chromium?.close();
+  kiosk?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+async function open(query = '', { context } = {}) {
+  context ??= await chromium.browser.newContext({ viewport: { width: 1080, height: 1600 } });
+  const page = await context.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.log(`[kiosk] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[kiosk error] ${e.message}`));
+  await page.addInitScript(() => {
+    window.events = [];
+    for (const type of ['onesheet-genres', 'onesheet-error']) {
+      document.addEventListener(type, (e) => window.events.push({ type, detail: e.detail }));
+    }
+  });
+  await page.goto(`${kiosk.url}/${query}`);
+  return { context, page };
+}
+
+async function nthEvent(page, n) {
+  await page.waitForFunction((k) => window.events.length >= k, n, { timeout: 120_000 });
+  return page.evaluate((k) => window.events[k - 1], n);
+}
+
+function assertMatchesCli(detail, file) {
+  const expected = classifyNatively([file], SHIPPED_MODEL)[basename(file)];
+  assert.equal(detail.file, basename(file));
+  const gap = scoreGap(detail, expected);
+  console.log(`${basename(file)}: max |kiosk − CLI| = ${gap.toExponential(2)}`);
+  assert.ok(gap <= TOLERANCE, `scores differ by ${gap}`);
+  assert.deepEqual(detail.genres, expected.genres);
+}
+
+describe('the gallery kiosk', () => {
+  test('loaded once, it works offline (reload included) and classifies a sample like the CLI', async () => {
+    const { context, page } = await open('?idle=600');
+    await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 120_000 });
+    await page.evaluate(() => window.onesheetClient.ready);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-attract.png') });
+
+    await context.setOffline(true);
+    await page.reload();
+    await page.click('#start');
+    await page.evaluate(() => window.onesheetClient.ready);
+    const sample = page.locator('[data-sample]').first();
+    assert.equal(await page.locator('[data-sample]').count(), SAMPLES.length);
+    assert.equal(await sample.getAttribute('data-sample'), basename(SAMPLES[0]));
+    await sample.click();
+    const event = await nthEvent(page, 1);
+    assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+    assertMatchesCli(event.detail, SAMPLES[0]);
+    assert.ok(await page.locator('#result').isVisible());
+    const shown = await page.locator('#genres li').allTextContents();
+    assert.deepEqual(shown, event.detail.genres);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-offline-result.png') });
+
+    // Any other address on the kiosk, offline, still opens the kiosk: never a browser error.
+    const other = await context.newPage();
+    const response = await other.goto(`${kiosk.url}/never-cached.html`);
+    assert.equal(response.status(), 200);
+    assert.ok(await other.locator('#attract').isVisible());
+    await context.close();
+  });
+
+  test('the idle reset returns to the attract screen', async () => {
+    const { context, page } = await open('?idle=2');
+    await page.click('#start');
+    assert.ok(await page.locator('#main').isVisible());
+    await page.waitForFunction(() => document.body.dataset.screen === 'attract', null, { timeout: 10_000 });
+    assert.ok(await page.locator('#attract').isVisible());
+    assert.ok(await page.locator('#main').isHidden());
+    await context.close();
+  });
+
+  test("the fake camera's frame goes through the capture path to a result", async () => {
+    const { context, page } = await open('?idle=600');
+    await page.click('#start');
+    await page.waitForFunction(() => document.body.dataset.camera === 'on', null, { timeout: 20_000 });
+    await page.evaluate(() => window.onesheetClient.ready);
+    await page.waitForFunction(() => document.getElementById('video').videoWidth > 0);
+    await page.click('#capture');
+    const event = await nthEvent(page, 1);
+    assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+    assert.equal(event.detail.file, 'camera');
+    assert.equal(Object.keys(event.detail.scores).length, 19);
+    for (const score of Object.values(event.detail.scores)) assert.ok(score >= 0 && score <= 1);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-camera-result.png') });
+    await context.close();
+  });
+
+  test('a denied camera says so, and the sample posters still work', async () => {
+    // A browser with a camera but without the flag that accepts every permission prompt, and
+    // the camera denied to the kiosk's origin: as a visitor who said no.
+    const denying = await launch({ extraArgs: ['--use-fake-device-for-media-stream'] });
+    const cdp = await denying.browser.newBrowserCDPSession();
+    await cdp.send('Browser.setPermission', {
+      permission: { name: 'camera' },
+      setting: 'denied',
+      origin: kiosk.url,
+    });
+    const context = await denying.browser.newContext({ viewport: { width: 1080, height: 1600 } });
+    const { page } = await open('?idle=600', { context });
+    await page.click('#start');
+    const message = page.locator('#camera-message');
+    await message.waitFor({ state: 'visible', timeout: 20_000 });
+    assert.match(await message.textContent(), /not allowed/);
+    assert.ok(await page.locator('#capture').isDisabled());
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-camera-denied.png') });
+    await page.locator('[data-sample]').nth(1).click();
+    const event = await nthEvent(page, 1);
+    assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+    assertMatchesCli(event.detail, SAMPLES[1]);
+    await denying.close();
+  });
+});

@@ -1,0 +1,249 @@
+// The shop widget (<onesheet-classifier>) in real headless Chromium: on the demo shop's form it
+// ticks exactly the genres `onesheet classify` gives, with the same scores; several widgets
+// share one worker and one download; removing the last frees the worker; a bad file fails
+// alone; and a shop page on another origin, under a strict CSP, loads it straight from
+// `onesheet serve` and classifies, with no request but the widget's own files.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, scoreGap, serveOnesheet } from './harness.mjs';
+
+const POSTERS = ['tt0111161', 'tt0079285'].map((id) => resolve(SHARED, `data/posters/images/${id}.jpg`));
+const TOLERANCE = 1e-4;
+/** What the widget may fetch: its own scripts, the wasm build and the model. */
+const WIDGET_FILES = /^\/(widget\/onesheet-classifier\.js|lib\/[a-z-]+\.js|pkg\/onesheet(\.js|_bg\.wasm)|models\/onesheet\.safetensors)$/;
+
+let server;
+let chromium;
+let scratch;
+let native;
+
+before(async () => {
+  // The widget's default model is /models/onesheet.safetensors: here, the test bundle.
+  scratch = mkdtempSync(join(tmpdir(), 'onesheet-widget-'));
+  mkdirSync(join(scratch, 'models'));
+  copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
+  server = await serveOnesheet({ models: join(scratch, 'models') });
+  chromium = await launch();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  native = classifyNatively(POSTERS);
+});
+
+after(async () => {
+  await chromium?.close();
+  server?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A fresh context and page at `url`; every request (the page's and its workers') is logged. */
+async function open(url) {
+  const context = await chromium.browser.newContext();
+  const requests = [];
+  context.on('request', (r) => requests.push({ url: new URL(r.url()), method: r.method() }));
+  const page = await context.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  // Everything the widgets announce, in order.
+  await page.addInitScript(() => {
+    window.events = [];
+    for (const type of ['onesheet-genres', 'onesheet-error']) {
+      document.addEventListener(type, (e) => window.events.push({ type, detail: e.detail, target: e.target.id }));
+    }
+    window.violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(url);
+  return { context, page, requests };
+}
+
+/** Waits for the `n`th event (1-based) the page's widgets dispatched; returns it. */
+async function nthEvent(page, n) {
+  await page.waitForFunction((k) => window.events.length >= k, n, { timeout: 120_000 });
+  return page.evaluate((k) => window.events[k - 1], n);
+}
+
+function assertMatchesNative(detail, file) {
+  const expected = native[basename(file)];
+  assert.equal(detail.file, basename(file));
+  const gap = scoreGap(detail, expected);
+  console.log(`${basename(file)}: max |widget − CLI| = ${gap.toExponential(2)}`);
+  assert.ok(gap <= TOLERANCE, `scores differ by ${gap}`);
+  assert.deepEqual(detail.genres, expected.genres);
+  assert.deepEqual(Object.keys(detail.scores), Object.keys(expected.scores), 'the model order');
+}
+
+describe('the shop widget', () => {
+  test('on the demo shop, a poster ticks exactly the CLI genres, and the seller can change them', async () => {
+    const { context, page, requests } = await open(`${server.url}/shop-demo.html`);
+    const input = page.locator('onesheet-classifier input[type=file]');
+    await input.setInputFiles(POSTERS[0]);
+    const event = await nthEvent(page, 1);
+    assert.equal(event.type, 'onesheet-genres');
+    assertMatchesNative(event.detail, POSTERS[0]);
+
+    const ticked = await page.$$eval('input[name=genres]:checked', (boxes) => boxes.map((b) => b.value));
+    assert.deepEqual(ticked.sort(), [...native[basename(POSTERS[0])].genres].sort());
+    // The widget shows at most max-genres rows, best first, in its shadow root.
+    const rows = await page.locator('onesheet-classifier li[data-genre]').evaluateAll((lis) => lis.map((li) => li.dataset.genre));
+    const best = Object.entries(event.detail.scores).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([g]) => g);
+    assert.deepEqual(rows, best);
+    const live = await page.locator('onesheet-classifier [role=status]').textContent();
+    assert.match(live, new RegExp(basename(POSTERS[0])));
+
+    // The seller overrides a suggestion; the form keeps it.
+    const box = page.locator('input[name=genres][value=Western]');
+    const before = await box.isChecked();
+    await box.setChecked(!before);
+    assert.equal(await box.isChecked(), !before);
+
+    // The element's method gives the same detail as the event.
+    const again = await page.locator('onesheet-classifier').evaluate(async (el, bytes) => {
+      const blob = new File([new Uint8Array(bytes)], 'again.jpg', { type: 'image/jpeg' });
+      return el.classify(blob);
+    }, [...readFileSync(POSTERS[1])]);
+    assertMatchesNative({ ...again, file: basename(POSTERS[1]) }, POSTERS[1]);
+    assert.equal(again.file, 'again.jpg');
+
+    await page.screenshot({ path: join(ARTIFACTS, 'widget-shop-demo.png'), fullPage: true });
+    // Host styles do not reach into the widget, and its styles do not leak out.
+    const styles = await page.evaluate(() => {
+      const widget = document.querySelector('onesheet-classifier');
+      const button = widget.shadowRoot.querySelector('button');
+      const hostButton = document.querySelector('button[type=submit]');
+      return {
+        inside: getComputedStyle(button).fontFamily,
+        hostLabel: getComputedStyle(document.querySelector('.genres label')).display,
+        hostButtonRadius: getComputedStyle(hostButton).borderRadius,
+      };
+    });
+    assert.doesNotMatch(styles.inside, /Georgia/, 'the shop font leaked into the widget');
+    assert.equal(styles.hostButtonRadius, '0px', 'the widget styled the host button');
+
+    for (const { url, method } of requests) {
+      assert.equal(url.origin, server.url, `a request left the server: ${url}`);
+      assert.ok(method === 'GET' || method === 'HEAD', `${method} ${url}`);
+      assert.ok(
+        WIDGET_FILES.test(url.pathname) || /^\/shop-demo\.(html|css|js)$/.test(url.pathname),
+        `not the widget's own file: ${url.pathname}`,
+      );
+    }
+    await context.close();
+  });
+
+  test('two widgets share one worker and one download; the last one removed frees it', async () => {
+    const { context, page, requests } = await open(`${server.url}/shop-demo.html`);
+    await page.evaluate(() => {
+      const second = document.createElement('onesheet-classifier');
+      second.id = 'second';
+      document.body.append(second);
+    });
+    await page.locator('#second input[type=file]').setInputFiles(POSTERS[1]);
+    const event = await nthEvent(page, 1);
+    assert.equal(event.target, 'second');
+    assertMatchesNative(event.detail, POSTERS[1]);
+    await page.locator('onesheet-classifier:not(#second) input[type=file]').setInputFiles(POSTERS[0]);
+    assertMatchesNative((await nthEvent(page, 2)).detail, POSTERS[0]);
+    const gets = (path) => requests.filter((r) => r.method === 'GET' && r.url.pathname === path).length;
+    assert.equal(gets('/models/onesheet.safetensors'), 1, 'the model was downloaded more than once');
+    assert.equal(gets('/pkg/onesheet_bg.wasm'), 1, 'the wasm was downloaded more than once');
+    assert.equal(page.workers().length, 1, 'one model worker for both widgets');
+
+    // Remove both: the worker goes. Re-add one: a fresh worker, and it works.
+    const widgets = await page.evaluate(() => {
+      const all = [...document.querySelectorAll('onesheet-classifier')];
+      for (const el of all) el.remove();
+      window.removed = all;
+      return all.length;
+    });
+    assert.equal(widgets, 2);
+    await waitFor(() => page.workers().length === 0, 'the worker was not freed');
+    await page.evaluate(() => document.querySelector('form .field:nth-of-type(3)').append(window.removed[0]));
+    await page.locator('onesheet-classifier input[type=file]').setInputFiles(POSTERS[1]);
+    assertMatchesNative((await nthEvent(page, 3)).detail, POSTERS[1]);
+    assert.equal(page.workers().length, 1);
+    await context.close();
+  });
+
+  test('a bad file raises onesheet-error and the next poster works', async () => {
+    const { context, page } = await open(`${server.url}/shop-demo.html`);
+    const input = page.locator('onesheet-classifier input[type=file]');
+    await input.setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') });
+    const error = await nthEvent(page, 1);
+    assert.equal(error.type, 'onesheet-error');
+    assert.equal(error.detail.file, 'notes.jpg');
+    assert.ok(error.detail.message.length > 0);
+    const status = await page.locator('onesheet-classifier [role=status]').textContent();
+    assert.match(status, /Could not classify notes\.jpg/);
+    await page.screenshot({ path: join(ARTIFACTS, 'widget-error.png') });
+    await input.setInputFiles(POSTERS[0]);
+    const ok = await nthEvent(page, 2);
+    assert.equal(ok.type, 'onesheet-genres');
+    assertMatchesNative(ok.detail, POSTERS[0]);
+    await context.close();
+  });
+
+  test('a shop page on another origin with a strict CSP loads the widget cross-origin', async () => {
+    // The shop: its own server, on another port (another origin), allowing scripts only from
+    // the onesheet server, wasm compilation, a blob: worker whose imports come from the
+    // onesheet server (a module worker's imports are checked against worker-src), and fetches
+    // to the onesheet server.
+    const csp = [
+      "default-src 'none'",
+      `script-src ${server.url} 'wasm-unsafe-eval'`,
+      `worker-src blob: ${server.url}`,
+      `connect-src ${server.url}`,
+      "style-src 'self'",
+      "base-uri 'none'",
+      "form-action 'none'",
+    ].join('; ');
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
+<script type="module" src="${server.url}/widget/onesheet-classifier.js"></script></head>
+<body><h1>Another shop</h1><form><input type="hidden" name="tags" id="tags">
+<onesheet-classifier form-field="tags" max-genres="3"></onesheet-classifier></form></body></html>`;
+    const shop = createServer((request, response) => {
+      if (request.url !== '/') {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp });
+      response.end(html);
+    });
+    await new Promise((done) => shop.listen(0, '127.0.0.1', done));
+    const shopUrl = `http://127.0.0.1:${shop.address().port}`;
+    try {
+      const { context, page, requests } = await open(`${shopUrl}/`);
+      await page.locator('onesheet-classifier input[type=file]').setInputFiles(POSTERS[1]);
+      const event = await nthEvent(page, 1);
+      assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+      assertMatchesNative(event.detail, POSTERS[1]);
+      assert.equal(await page.inputValue('#tags'), native[basename(POSTERS[1])].genres.join(', '));
+      assert.deepEqual(await page.evaluate(() => window.violations), [], 'CSP violations');
+      await page.screenshot({ path: join(ARTIFACTS, 'widget-cross-origin.png') });
+      for (const { url, method } of requests) {
+        // The worker's one-line starter module: made in the page, not fetched from anywhere.
+        if (url.protocol === 'blob:') continue;
+        if (url.origin === shopUrl) {
+          assert.equal(url.pathname, '/', `the shop page asked for ${url}`);
+          continue;
+        }
+        assert.equal(url.origin, server.url, `a request left for ${url}`);
+        assert.ok(method === 'GET' || method === 'HEAD', `${method} ${url}`);
+        assert.match(url.pathname, WIDGET_FILES);
+      }
+      await context.close();
+    } finally {
+      shop.close();
+    }
+  });
+});
+
+async function waitFor(condition, message, timeout = 10_000) {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeout) assert.fail(message);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}

@@ -1,0 +1,289 @@
+// The gallery kiosk: a visitor holds a poster up to the camera (or taps one of the kiosk's
+// samples, or picks a photo) and sees its genres, large. Back to the attract screen after
+// `?idle=` seconds (default 60) without a touch. Every result is also dispatched on the
+// document as `onesheet-genres` (the widget's event and detail; `onesheet-error` on failure),
+// so a gallery can log or react. A service worker (sw.js) keeps everything for offline use.
+import { OnesheetClient } from '../lib/client.js';
+import { describeGenres, fillGenres, fillScores, genresDetail } from '../lib/result.js';
+import { drawThumbnail } from '../lib/thumbnail.js';
+
+const params = new URLSearchParams(location.search);
+const IDLE_SECONDS = seconds(params.get('idle'), 60);
+const BACKENDS = ['auto', 'cpu', 'webgpu'];
+/** Rows of scores under the genres: the rest are too small to matter to a visitor. */
+const SCORE_ROWS = 8;
+/** The camera frame is classified at up to this size (2:3); the model resizes it anyway. */
+const CAPTURE_WIDTH = 480;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  attract: $('attract'),
+  start: $('start'),
+  main: $('main'),
+  video: $('video'),
+  cameraMessage: $('camera-message'),
+  capture: $('capture'),
+  file: $('file'),
+  samples: $('samples'),
+  result: $('result'),
+  thumbnail: $('thumbnail'),
+  genres: $('genres'),
+  scores: $('scores'),
+  again: $('again'),
+  status: $('status'),
+};
+
+const client = new OnesheetClient({
+  model: '../models/onesheet.safetensors',
+  backend: BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto',
+});
+// For the console and the browser tests.
+globalThis.onesheetClient = client;
+
+let ready = false;
+client.addEventListener('progress', ({ detail }) => {
+  if (!ready && detail.total > 0 && !detail.cached) {
+    status(`Downloading the model: ${Math.round((100 * detail.loaded) / detail.total)}%`);
+  }
+});
+client.addEventListener('status', ({ detail }) => {
+  if (detail.phase === 'failed') status(`The model could not start: ${detail.message}`, true);
+});
+client.addEventListener('ready', () => {
+  ready = true;
+  status('Ready: show a poster to the camera, tap one of ours, or choose a photo.');
+});
+client.ready.catch(() => {}); // shown by the status listener
+
+// ---- screens and the idle reset ----------------------------------------------------------------
+
+let idleTimer = 0;
+
+function wake() {
+  if (!ui.main.hidden) return;
+  ui.attract.hidden = true;
+  ui.main.hidden = false;
+  startCamera();
+  ui.capture.focus();
+}
+
+function sleep() {
+  stopCamera();
+  generation += 1; // an answer still on its way is for a visitor who left
+  ui.result.hidden = true;
+  ui.main.hidden = true;
+  ui.attract.hidden = false;
+  document.body.dataset.screen = 'attract';
+  if (updateWaiting) location.reload();
+}
+
+function touched() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(sleep, IDLE_SECONDS * 1000);
+}
+
+for (const type of ['pointerdown', 'keydown', 'wheel', 'touchstart']) {
+  document.addEventListener(type, touched, { passive: true, capture: true });
+}
+ui.start.addEventListener('click', () => {
+  wake();
+  document.body.dataset.screen = 'main';
+});
+ui.again.addEventListener('click', () => {
+  ui.result.hidden = true;
+  ui.capture.focus();
+});
+document.body.dataset.screen = 'attract';
+touched();
+
+// ---- the camera --------------------------------------------------------------------------------
+
+let stream = null;
+
+async function startCamera() {
+  ui.cameraMessage.hidden = true;
+  if (!navigator.mediaDevices?.getUserMedia) {
+    cameraUnavailable('This kiosk has no camera access here.');
+    return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: 'environment', width: { ideal: 1280 }, height: { ideal: 960 } },
+      audio: false,
+    });
+  } catch (error) {
+    const reason =
+      error?.name === 'NotAllowedError' || error?.name === 'SecurityError'
+        ? 'The camera is not allowed on this kiosk.'
+        : error?.name === 'NotFoundError' || error?.name === 'OverconstrainedError'
+          ? 'No camera was found.'
+          : `The camera could not start (${error?.message ?? error}).`;
+    cameraUnavailable(reason);
+    return;
+  }
+  if (ui.main.hidden) {
+    stopCamera(); // went idle while the camera was starting
+    return;
+  }
+  ui.video.srcObject = stream;
+  await ui.video.play().catch(() => {});
+  ui.capture.disabled = false;
+  document.body.dataset.camera = 'on';
+}
+
+function cameraUnavailable(reason) {
+  ui.capture.disabled = true;
+  document.body.dataset.camera = 'off';
+  ui.cameraMessage.textContent = `${reason} Tap one of our posters below, or choose a photo.`;
+  ui.cameraMessage.hidden = false;
+}
+
+function stopCamera() {
+  for (const track of stream?.getTracks() ?? []) track.stop();
+  stream = null;
+  ui.video.srcObject = null;
+  ui.capture.disabled = true;
+}
+
+ui.capture.addEventListener('click', () => {
+  const { videoWidth: width, videoHeight: height } = ui.video;
+  if (!width || !height) return;
+  // The centred 2:3 part of the frame, as the viewfinder's outline shows it.
+  const cropHeight = Math.min(height, (width * 3) / 2) * 0.9;
+  const cropWidth = (cropHeight * 2) / 3;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.min(CAPTURE_WIDTH, Math.round(cropWidth));
+  canvas.height = Math.round((canvas.width * 3) / 2);
+  const context = canvas.getContext('2d');
+  context.drawImage(
+    ui.video,
+    (width - cropWidth) / 2,
+    (height - cropHeight) / 2,
+    cropWidth,
+    cropHeight,
+    0,
+    0,
+    canvas.width,
+    canvas.height,
+  );
+  classify(context.getImageData(0, 0, canvas.width, canvas.height), 'camera');
+});
+
+// ---- samples and photos ------------------------------------------------------------------------
+
+ui.file.addEventListener('change', () => {
+  const [file] = ui.file.files;
+  ui.file.value = '';
+  if (file) classify(file, file.name || 'photo');
+});
+
+async function loadSamples() {
+  let list;
+  try {
+    const response = await fetch('samples/index.json');
+    if (!response.ok) return;
+    list = (await response.json()).samples ?? [];
+  } catch {
+    return; // no samples: the camera and the file picker remain
+  }
+  for (const sample of list) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.sample = sample.name;
+    const img = document.createElement('img');
+    img.alt = '';
+    img.loading = 'lazy';
+    img.src = new URL(sample.url, new URL('samples/index.json', location.href)).href;
+    const label = document.createElement('span');
+    label.textContent = sample.name.replace(/\.[^.]+$/, '');
+    button.append(img, label);
+    button.addEventListener('click', () => classifySample(sample.name, img.src));
+    const item = document.createElement('li');
+    item.append(button);
+    ui.samples.append(item);
+  }
+}
+
+async function classifySample(name, url) {
+  let blob;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    blob = await response.blob();
+  } catch (error) {
+    fail(name, new Error(`the sample could not be read (${error.message})`));
+    return;
+  }
+  classify(blob, name);
+}
+
+// ---- classifying -------------------------------------------------------------------------------
+
+/** Bumped per poster and on going idle: only the latest answer is shown. */
+let generation = 0;
+
+async function classify(image, name) {
+  const mine = ++generation;
+  status(`Looking at ${name}…`);
+  try {
+    const [result] = await Promise.all([
+      client.classify(image),
+      drawThumbnail(ui.thumbnail, image, 360),
+    ]);
+    if (mine !== generation) return;
+    fillGenres(ui.genres, result);
+    fillScores(ui.scores, result, { limit: SCORE_ROWS });
+    ui.result.hidden = false;
+    status(describeGenres(name, result));
+    ui.again.focus();
+    document.dispatchEvent(
+      new CustomEvent('onesheet-genres', { detail: genresDetail(name, result), bubbles: true, composed: true }),
+    );
+  } catch (error) {
+    if (mine === generation) fail(name, error);
+  }
+}
+
+function fail(name, error) {
+  const message = error instanceof Error ? error.message : String(error);
+  status(`Could not read ${name}: ${message}`, true);
+  document.dispatchEvent(
+    new CustomEvent('onesheet-error', { detail: { file: name, message }, bubbles: true, composed: true }),
+  );
+}
+
+function status(text, error = false) {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('error', error);
+}
+
+function seconds(text, fallback) {
+  const value = Number(text);
+  return text !== null && Number.isFinite(value) && value > 0 ? Math.min(value, 86_400) : fallback;
+}
+
+// ---- offline -----------------------------------------------------------------------------------
+
+/** The service worker fetched a new build or model: reload when no visitor is using it. */
+let updateWaiting = false;
+
+async function registerServiceWorker() {
+  if (!navigator.serviceWorker) return;
+  navigator.serviceWorker.addEventListener('message', ({ data }) => {
+    if (data?.type !== 'updated') return;
+    updateWaiting = true;
+    if (!ui.attract.hidden) location.reload();
+  });
+  try {
+    const registration = await navigator.serviceWorker.register('sw.js');
+    await navigator.serviceWorker.ready;
+    // Online, ask whether the server has something newer than what is cached.
+    registration.active?.postMessage({ type: 'refresh' });
+    document.body.dataset.offlineReady = 'true';
+  } catch (error) {
+    console.warn('onesheet kiosk: no offline support:', error);
+  }
+}
+
+loadSamples();
+registerServiceWorker();
