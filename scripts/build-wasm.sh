@@ -6,6 +6,7 @@
 #
 #   scripts/build-wasm.sh                    # optimised (profile wasm-release)
 #   ONESHEET_WASM_PROFILE=dev ...            # quick, unoptimised
+#   ONESHEET_WASM_PROFILE=wasm-test ...      # optimised, without fat LTO and wasm-opt (the tests')
 #   ONESHEET_WASM_FEATURES=testing ...       # with the browser tests' hooks (scripts/test.sh)
 #   ONESHEET_WASM_LINT=1 ...                 # compiled through clippy, warnings fail the build
 set -euo pipefail
@@ -34,7 +35,7 @@ stamp="$profile features=[$features] $(sha256sum "$stage/onesheet_bg.wasm" | cut
 if [ -f www/pkg/onesheet_bg.wasm ] && [ "$(cat www/pkg/.built-from 2>/dev/null)" = "$stamp" ]; then
   echo "www/pkg is up to date"
 else
-  if [ "$profile" != dev ]; then
+  if [ "$profile" = wasm-release ]; then
     # The features rustc's wasm32 target enables by default, plus SIMD (.cargo/config.toml).
     node_modules/.bin/wasm-opt -O3 "$stage/onesheet_bg.wasm" -o "$stage/onesheet_bg.wasm.opt" \
       --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

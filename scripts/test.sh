@@ -25,7 +25,10 @@ native_tests() {
 }
 # The browser tests drive the test-only hooks (a deliberate panic), so their wasm has them; the
 # wasm crate is linted as it is built (src/wasm/ exists only on that target).
-ONESHEET_WASM_FEATURES=testing ONESHEET_WASM_LINT=1 beside_wasm_build native_tests
+# Built with the wasm-test profile: the shipped build's fat LTO and wasm-opt only buy size, and
+# cost CI minutes (scripts/serve.sh builds the shipped one).
+ONESHEET_WASM_PROFILE=wasm-test ONESHEET_WASM_FEATURES=testing ONESHEET_WASM_LINT=1 \
+  beside_wasm_build native_tests
 
 step "the onesheet binary with the kiosk built in (embeds the wasm build), linted"
 linted cargo build --workspace --features onesheet-trainer/kiosk --locked

@@ -4,7 +4,7 @@
 //! `"webgpu"`: burn's wgpu; `"auto"`: whichever is faster here on the warm-up). Everything that
 //! reads tensors is async: WebGPU cannot read back synchronously. Errors reject with a `JsError`
 //! whose message says what went wrong; a Rust panic aborts the instance (the build uses
-//! `panic = "abort"`), so the caller — `www/worker.js` — must start a fresh one after it.
+//! `panic = "abort"`), so the caller — `www/lib/worker.js` — must start a fresh one after it.
 
 mod backend;
 mod result;

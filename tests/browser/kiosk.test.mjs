@@ -5,10 +5,21 @@
 // to a result; a denied camera says so and the samples still work.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { ARTIFACTS, ONESHEET, ROOT, SHARED, classifyNatively, launch, scoreGap, startServer } from './harness.mjs';
+import {
+  ARTIFACTS,
+  BUNDLE,
+  ONESHEET,
+  ROOT,
+  SHARED,
+  classifyNatively,
+  launch,
+  scoreGap,
+  serveOnesheet,
+  startServer,
+} from './harness.mjs';
 
 // Sorted by name, as the kiosk lists them.
 const SAMPLES = ['tt0080339', 'tt0111161'].map((id) => resolve(SHARED, `data/posters/images/${id}.jpg`));
@@ -77,6 +88,14 @@ describe('the gallery kiosk', () => {
     await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 120_000 });
     await page.evaluate(() => window.onesheetClient.ready);
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-attract.png') });
+    // Installable: a manifest that opens the kiosk full screen, with an icon.
+    const manifest = await page.evaluate(async () => {
+      const link = document.querySelector('link[rel=manifest]');
+      return (await fetch(link.href)).json();
+    });
+    assert.equal(manifest.display, 'fullscreen');
+    assert.equal(new URL(manifest.start_url, `${kiosk.url}/`).href, `${kiosk.url}/`);
+    assert.ok(manifest.icons.length > 0);
 
     await context.setOffline(true);
     await page.reload();
@@ -152,4 +171,41 @@ describe('the gallery kiosk', () => {
     assertMatchesCli(event.detail, SAMPLES[1]);
     await denying.close();
   });
+
+  test('a new model on the server replaces the cached one, and works offline after', async () => {
+    // The kiosk under `onesheet serve`, whose models folder the test can change.
+    const models = join(scratch, 'models');
+    mkdirSync(models);
+    copyFileSync(BUNDLE, join(models, 'onesheet.safetensors')); // untrained head
+    const server = await serveOnesheet({ models });
+    const context = await chromium.browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/kiosk/?idle=600`);
+      await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 120_000 });
+      assert.equal(await trained(page), false);
+
+      // A new model lands on the server (written aside and renamed, as the trainer does).
+      copyFileSync(SHIPPED_MODEL, join(models, 'next.tmp'));
+      renameSync(join(models, 'next.tmp'), join(models, 'onesheet.safetensors'));
+      await page.reload(); // the cached kiosk, which asks the service worker to refresh
+      const deadline = Date.now() + 120_000;
+      while (!(await trained(page).catch(() => false))) {
+        assert.ok(Date.now() < deadline, 'the new model never replaced the cached one');
+        await new Promise((done) => setTimeout(done, 500));
+      }
+      await context.setOffline(true);
+      await page.reload();
+      assert.equal(await trained(page), true, 'offline, the kiosk went back to the old model');
+    } finally {
+      await context.close();
+      server.close();
+    }
+  });
 });
+
+/** Whether the model the kiosk loaded has a trained head (the shipped one) or not (the test one). */
+async function trained(page) {
+  await page.waitForFunction(() => window.onesheetClient, null, { timeout: 60_000 });
+  return page.evaluate(() => window.onesheetClient.ready.then((info) => info.manifest.provenance.trained));
+}

@@ -36,6 +36,10 @@ const ui = {
 const client = new OnesheetClient({
   model: '../models/onesheet.safetensors',
   backend: BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto',
+  // Under `onesheet serve` the kiosk's service worker covers /kiosk/ only, and a worker at
+  // /lib/worker.js would be outside it (offline, it could not start); a blob: worker belongs
+  // to this page's service worker wherever its scripts live.
+  workerViaBlob: true,
 });
 // For the console and the browser tests.
 globalThis.onesheetClient = client;

@@ -150,6 +150,8 @@ export class OnesheetClient extends EventTarget {
    * @param {string} [options.base] what relative URLs are relative to (default: the document)
    * @param {boolean} [options.allowCrossOrigin] fetch the model and wasm from other origins
    *   too (default false: only this page's origin; never from a visitor's input)
+   * @param {boolean} [options.workerViaBlob] start the worker from a `blob:` module, so that
+   *   the page's service worker also serves the worker's own scripts (default false)
    */
   constructor(options = {}) {
     super();
@@ -158,6 +160,7 @@ export class OnesheetClient extends EventTarget {
       wasm: resolve(options.wasm ?? new URL('../pkg/onesheet_bg.wasm', HERE).href, options.base),
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
       allowCrossOrigin: options.allowCrossOrigin === true,
+      workerViaBlob: options.workerViaBlob === true,
     };
     this.#backend = options.backend ?? 'auto';
     try {
@@ -258,7 +261,7 @@ export class OnesheetClient extends EventTarget {
   }
 
   #spawn() {
-    this.#worker = startWorker(this.#options.worker);
+    this.#worker = startWorker(this.#options.worker, this.#options.workerViaBlob);
     this.#worker.onmessage = ({ data }) => this.#receive(data);
     // A worker that fails to start at all (bad URL, syntax error) or throws uncaught.
     this.#worker.onerror = (event) => {
@@ -414,9 +417,11 @@ export class OnesheetClient extends EventTarget {
  * ordinary CORS module fetch, and the worker's relative imports resolve against its real URL.
  * The host page's CSP must allow `worker-src blob: <onesheet origin>` for this (a module
  * worker's imports are checked against worker-src; www/README.md gives the whole policy).
+ * With `viaBlob` a same-origin worker starts this way too: a blob: worker is controlled by
+ * its page's service worker whatever its script's URL (the kiosk, offline, needs that).
  */
-function startWorker(url) {
-  if (new URL(url).origin === globalThis.location?.origin) {
+function startWorker(url, viaBlob = false) {
+  if (!viaBlob && new URL(url).origin === globalThis.location?.origin) {
     return new Worker(url, { type: 'module' });
   }
   const source = new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' });

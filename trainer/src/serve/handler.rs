@@ -27,8 +27,10 @@ use super::site::{self, Found, Site};
 /// what only a header can say (`frame-ancestors`). Sent with every response, not only the page:
 /// the model worker takes its policy from `worker.js`'s own response, and it needs
 /// `'wasm-unsafe-eval'` to compile the wasm and `connect-src 'self'` to fetch the model.
+/// `worker-src blob:` lets the kiosk start its worker from a `blob:` module of its own, which
+/// its service worker controls (offline, that is how the worker's scripts load).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
-     script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
+     script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'; \
      img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
