@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
 /// Without the `kiosk` feature there is nothing to serve: say how to get it.
 #[cfg(not(feature = "kiosk"))]
 pub fn run(args: Args) -> Result<()> {
-    let _ = args;
+    drop(args);
     anyhow::bail!(
         "this onesheet binary was built without the kiosk: build it with \
          `cargo build --release -p onesheet-trainer --features kiosk` after \
