@@ -167,7 +167,7 @@ describe('the shop widget', () => {
     await context.close();
   });
 
-  test('a bad file raises onesheet-error and the next poster works', async () => {
+  test('a bad file raises onesheet-error, and the next poster works, chosen from the keyboard', async () => {
     const { context, page } = await open(`${server.url}/shop-demo.html`);
     const input = page.locator('onesheet-classifier input[type=file]');
     await input.setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') });
@@ -178,7 +178,13 @@ describe('the shop widget', () => {
     const status = await page.locator('onesheet-classifier [role=status]').textContent();
     assert.match(status, /Could not classify notes\.jpg/);
     await page.screenshot({ path: join(ARTIFACTS, 'widget-error.png') });
-    await input.setInputFiles(POSTERS[0]);
+    // Keyboard: Tab reaches the drop zone, Enter opens the file picker, and the poster chosen
+    // there is classified like any other.
+    const dropzone = page.locator('onesheet-classifier [part=dropzone]');
+    await dropzone.focus();
+    assert.equal(await page.evaluate(() => document.querySelector('onesheet-classifier').shadowRoot.activeElement?.getAttribute('part')), 'dropzone');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await chooser.setFiles(POSTERS[0]);
     const ok = await nthEvent(page, 2);
     assert.equal(ok.type, 'onesheet-genres');
     assertMatchesNative(ok.detail, POSTERS[0]);
