@@ -5,15 +5,12 @@
 // Files are read lazily: each dropped file gets its row at once, but its bytes (and its
 // thumbnail) are read only when the model is nearly free, at most MAX_IN_FLIGHT at a time, so
 // a drop of a thousand posters holds two of them in memory, not all. Clear drops what waits.
-import { OnesheetClient, allowedUrl } from './lib/client.js';
+import { OnesheetClient, allowedUrl, tooBigToRead } from './lib/client.js';
 import { fillGenres, fillScores, ms } from './lib/result.js';
 
 const params = new URLSearchParams(location.search);
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 const requested = BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto';
-const MiB = 1024 * 1024;
-/** Over this, a file is refused before it is read or previewed: no poster scan is this big. */
-const MAX_FILE_BYTES = 64 * MiB;
 /** Posters handed to the model at once: one running and one read and waiting behind it. */
 const MAX_IN_FLIGHT = 2;
 
@@ -211,11 +208,10 @@ function enqueue(file, name) {
   results.push(entry);
   const card = newCard(name);
   // Before anything reads the file or draws it.
-  if (file.size > MAX_FILE_BYTES) {
+  const refusal = tooBigToRead(file);
+  if (refusal) {
     noPreview(card.thumb);
-    finish(entry, card, null, new Error(
-      `the file is ${mebibytes(file.size)}; the limit is ${mebibytes(MAX_FILE_BYTES)} (it was not read)`,
-    ));
+    finish(entry, card, null, new Error(refusal));
     return;
   }
   waiting.push({ file, entry, card, signal: session.signal });
@@ -436,6 +432,3 @@ function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-function mebibytes(bytes) {
-  return `${(bytes / MiB).toFixed(1)} MiB`;
-}

@@ -3,7 +3,7 @@
 // `?idle=` seconds (default 60) without a touch. Every result is also dispatched on the
 // document as `onesheet-genres` (the widget's event and detail; `onesheet-error` on failure),
 // so a gallery can log or react. A service worker (sw.js) keeps everything for offline use.
-import { OnesheetClient } from '../lib/client.js';
+import { OnesheetClient, tooBigToRead } from '../lib/client.js';
 import { describeGenres, fillGenres, fillScores, genresDetail } from '../lib/result.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
@@ -228,6 +228,11 @@ let generation = 0;
 
 async function classify(image, name) {
   const mine = ++generation;
+  const refusal = tooBigToRead(image);
+  if (refusal) {
+    fail(name, new Error(refusal));
+    return;
+  }
   status(`Looking at ${name}…`);
   try {
     const [result] = await Promise.all([

@@ -42,6 +42,20 @@
 
 const HERE = import.meta.url;
 
+const MiB = 1024 * 1024;
+/**
+ * The largest image file any face reads: no poster scan is bigger, and a bigger one is refused
+ * by its size before it is read, previewed or handed to the model.
+ */
+export const MAX_FILE_BYTES = 64 * MiB;
+
+/** Why `file` (a Blob) is too big to read, or null when it is not. */
+export function tooBigToRead(file) {
+  if (!(file instanceof Blob) || file.size <= MAX_FILE_BYTES) return null;
+  const mebibytes = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
+  return `the file is ${mebibytes(file.size)}; the limit is ${mebibytes(MAX_FILE_BYTES)} (it was not read)`;
+}
+
 /** Consecutive crashes (with no success between them) after which the client gives up. */
 const MAX_RESTARTS = 3;
 
@@ -206,6 +220,8 @@ export class OnesheetClient extends EventTarget {
     if (globalThis.ImageData && image instanceof ImageData) {
       message = { type: 'classify', rgba: image.data.slice().buffer, width: image.width, height: image.height };
     } else if (image instanceof Blob) {
+      const refusal = tooBigToRead(image);
+      if (refusal) throw new Error(refusal);
       message = { type: 'classify', bytes: await image.arrayBuffer() };
     } else if (image instanceof ArrayBuffer) {
       message = { type: 'classify', bytes: image.slice(0) };

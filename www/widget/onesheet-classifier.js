@@ -20,16 +20,13 @@
 // (--onesheet-accent, --onesheet-background, --onesheet-foreground, --onesheet-muted,
 // --onesheet-radius, --onesheet-font) and the parts dropzone, button, thumbnail, status,
 // genres, genre, predicted, genre-name, bar, fill, score.
-import { OnesheetClient } from '../lib/client.js';
+import { OnesheetClient, tooBigToRead } from '../lib/client.js';
 import { describeGenres, fileName, fillScores, genresDetail } from '../lib/result.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
 const SHIPPED_MODEL = new URL('../models/onesheet.safetensors', import.meta.url).href;
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 const DEFAULT_MAX_GENRES = 5;
-const MiB = 1024 * 1024;
-/** As the drop page: no poster scan is bigger, and a bigger file is refused before it is read. */
-const MAX_FILE_BYTES = 64 * MiB;
 
 // Constructed, not a <style> element: a host page's CSP without 'unsafe-inline' still applies it.
 const styles = new CSSStyleSheet();
@@ -225,9 +222,8 @@ export class OnesheetClassifier extends HTMLElement {
     try {
       if (!this.isConnected) throw notConnected();
       if (!(image instanceof Blob)) throw new TypeError('classify() takes a File or a Blob');
-      if (image.size > MAX_FILE_BYTES) {
-        throw new Error(`the file is ${(image.size / MiB).toFixed(1)} MiB; the limit is 64 MiB (it was not read)`);
-      }
+      const refusal = tooBigToRead(image);
+      if (refusal) throw new Error(refusal);
       status.classList.remove('error');
       status.textContent = `Classifying ${name}…`;
       result.hidden = false;
