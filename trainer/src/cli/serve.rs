@@ -29,6 +29,11 @@ pub struct Args {
 /// How the server runs: shared by `onesheet serve` and `onesheet kiosk`.
 #[derive(clap::Args)]
 pub struct ServerArgs {
+    /// A DNS name this server is reached by (repeatable), e.g. the name a shop's pages load the
+    /// widget from, or a reverse proxy's. Requests naming any other host are refused (421), so
+    /// a page cannot re-point its own name at this server.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
     /// Address to listen on. The default keeps the pages on this machine; any other address
     /// lets other machines download the pages and the models.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -54,6 +59,7 @@ impl ServerArgs {
             host: self.host,
             content,
             samples,
+            allowed_names: self.allow_hosts,
             threads: self.threads,
             max_connections: usize::from(self.max_connections),
             timeout: Duration::from_secs(self.timeout),

@@ -1,20 +1,34 @@
 //! Which `Host` a request may name: the defence against DNS rebinding, where a page on
 //! `evil.example` re-points its own name at 127.0.0.1 and reads this server as same-origin.
 //! Such a request still says `Host: evil.example:PORT`, so only the names of the bound address
-//! itself pass: IP literals that reach it and `localhost`, with the bound port.
+//! itself pass: IP literals that reach it and `localhost`, with the bound port, and the names
+//! the operator lists (`--allow-host`, for a server reached by a DNS name or behind a proxy).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The `Host` values that name the address a server is bound to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHosts {
     bound: SocketAddr,
+    /// Names the operator vouches for, lowercase; any port (a proxy in front has its own).
+    names: Arc<[String]>,
 }
 
 impl AllowedHosts {
     /// The hosts that name `bound`, the address the listener really got (not port 0).
     pub fn new(bound: SocketAddr) -> Self {
-        Self { bound }
+        Self {
+            bound,
+            names: Arc::new([]),
+        }
+    }
+
+    /// These too: DNS names this server is reached by (checked by [`valid_name`]), with any
+    /// port.
+    pub fn with_names(mut self, names: &[String]) -> Self {
+        self.names = names.iter().map(|name| name.to_ascii_lowercase()).collect();
+        self
     }
 
     /// Whether `authority` (a `Host` header value, or the authority of an absolute-form
@@ -28,6 +42,14 @@ impl AllowedHosts {
         let Some((host, port)) = split_authority(authority) else {
             return false;
         };
+        if let Host::Name(name) = host
+            && self
+                .names
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(name))
+        {
+            return true;
+        }
         let port_matches = match port {
             Some(port) => port.parse::<u16>().ok() == Some(self.bound.port()),
             None => self.bound.port() == 80,
@@ -57,6 +79,21 @@ impl AllowedHosts {
 enum Host<'a> {
     Name(&'a str),
     Ip(IpAddr),
+}
+
+/// Whether `name` can be an `--allow-host`: a DNS name (letters, digits, `-`, dots between
+/// labels of at most 63 characters), not an address, no port, no wildcard.
+pub fn valid_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.parse::<IpAddr>().is_err()
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// `host[:port]` or `[v6][:port]`; the port's digits unchecked.
@@ -148,6 +185,31 @@ mod tests {
         assert!(!allowed.allows("localhost:8080"));
         assert!(!allowed.allows("192.168.1.6:8080"));
         assert!(!allowed.allows("nas.local:8080"));
+    }
+
+    #[test]
+    fn listed_names_pass_with_any_port_and_nothing_else_does() {
+        let allowed = hosts("0.0.0.0:8080").with_names(&["Posters.Example".to_string()]);
+        assert!(allowed.allows("posters.example"));
+        assert!(allowed.allows("POSTERS.example:443"));
+        assert!(allowed.allows("posters.example:8080"));
+        assert!(!allowed.allows("evil.example:8080"));
+        assert!(!allowed.allows("posters.example.evil.example"));
+        assert!(!allowed.allows("posters.example:x"));
+        assert!(valid_name("posters.example"));
+        assert!(valid_name("kiosk-1"));
+        for bad in [
+            "",
+            "127.0.0.1",
+            "::1",
+            "*.example",
+            "a..b",
+            "-a.example",
+            "a:80",
+            "a b",
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
     }
 
     #[test]

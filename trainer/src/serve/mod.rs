@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 
 pub use handler::{CONTENT_SECURITY_POLICY, handle, router};
-pub use hosts::AllowedHosts;
+pub use hosts::{AllowedHosts, valid_name};
 pub use paths::{Root, Target, content_type, percent_decode, resolve};
 pub use server::Limits;
 pub use site::{Roots, Sample, SampleList, Site, shared_cross_origin};
@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub content: Content,
     /// The kiosk's sample posters (JPEG, PNG, WebP files), listed beside its page.
     pub samples: Option<PathBuf>,
+    /// DNS names requests may use besides the bound address (checked by [`valid_name`]).
+    pub allowed_names: Vec<String>,
     /// Threads running the server (each serves many connections).
     pub threads: u16,
     /// Connections served at once; later ones wait their turn.
@@ -81,6 +83,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         host,
         content,
         samples,
+        allowed_names,
         threads,
         max_connections,
         timeout,
@@ -89,6 +92,9 @@ pub fn run(config: ServeConfig) -> Result<()> {
         && !samples.is_dir()
     {
         bail!("{} is not a folder of sample posters", samples.display());
+    }
+    if let Some(name) = allowed_names.iter().find(|name| !valid_name(name)) {
+        bail!("--allow-host {name:?} is not a DNS name (no address, port or wildcard)");
     }
     let (make_site, serving): (Box<dyn FnOnce(AllowedHosts) -> Result<Site>>, String) =
         match content {
@@ -142,7 +148,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         if !bound.ip().is_loopback() {
             warn_reachable(bound);
         }
-        let site = make_site(AllowedHosts::new(bound))?;
+        let site = make_site(AllowedHosts::new(bound).with_names(&allowed_names))?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "http://{bound}/").context("writing the URL to stdout")?;
         stdout.flush().context("writing the URL to stdout")?;
