@@ -103,6 +103,25 @@ export function scoreGap(a, b) {
   return Math.max(...genres.map((genre) => Math.abs(a.scores[genre] - b.scores[genre])));
 }
 
+/**
+ * Before `page` loads: records every `onesheet-genres` and `onesheet-error` event that reaches
+ * the document, in order, as `window.events` ({ type, detail, target: the element's id }).
+ */
+export function recordOnesheetEvents(page) {
+  return page.addInitScript(() => {
+    window.events = [];
+    for (const type of ['onesheet-genres', 'onesheet-error']) {
+      document.addEventListener(type, (e) => window.events.push({ type, detail: e.detail, target: e.target.id }));
+    }
+  });
+}
+
+/** Waits for the `n`th (1-based) event `recordOnesheetEvents` saw on `page`; returns it. */
+export async function nthEvent(page, n) {
+  await page.waitForFunction((k) => window.events.length >= k, n, { timeout: 120_000 });
+  return page.evaluate((k) => window.events[k - 1], n);
+}
+
 /** Reads a safetensors file's F32 tensors: { name: { shape, data: Float32Array } }. */
 export function readSafetensors(path) {
   const bytes = readFileSync(path);

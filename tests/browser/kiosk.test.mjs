@@ -16,6 +16,8 @@ import {
   SHARED,
   classifyNatively,
   launch,
+  nthEvent,
+  recordOnesheetEvents,
   scoreGap,
   serveOnesheet,
   startServer,
@@ -58,19 +60,9 @@ async function open(query = '', { context } = {}) {
   const page = await context.newPage();
   page.on('console', (m) => m.type() === 'error' && console.log(`[kiosk] ${m.text()}`));
   page.on('pageerror', (e) => console.log(`[kiosk error] ${e.message}`));
-  await page.addInitScript(() => {
-    window.events = [];
-    for (const type of ['onesheet-genres', 'onesheet-error']) {
-      document.addEventListener(type, (e) => window.events.push({ type, detail: e.detail }));
-    }
-  });
+  await recordOnesheetEvents(page);
   await page.goto(`${kiosk.url}/${query}`);
   return { context, page };
-}
-
-async function nthEvent(page, n) {
-  await page.waitForFunction((k) => window.events.length >= k, n, { timeout: 120_000 });
-  return page.evaluate((k) => window.events[k - 1], n);
 }
 
 function assertMatchesCli(detail, file) {

@@ -9,7 +9,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, scoreGap, serveOnesheet } from './harness.mjs';
+import {
+  ARTIFACTS,
+  BUNDLE,
+  SHARED,
+  classifyNatively,
+  launch,
+  nthEvent,
+  recordOnesheetEvents,
+  scoreGap,
+  serveOnesheet,
+} from './harness.mjs';
 
 const POSTERS = ['tt0111161', 'tt0079285'].map((id) => resolve(SHARED, `data/posters/images/${id}.jpg`));
 const TOLERANCE = 1e-4;
@@ -46,23 +56,13 @@ async function open(url) {
   const page = await context.newPage();
   page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  // Everything the widgets announce, in order.
+  await recordOnesheetEvents(page);
   await page.addInitScript(() => {
-    window.events = [];
-    for (const type of ['onesheet-genres', 'onesheet-error']) {
-      document.addEventListener(type, (e) => window.events.push({ type, detail: e.detail, target: e.target.id }));
-    }
     window.violations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   await page.goto(url);
   return { context, page, requests };
-}
-
-/** Waits for the `n`th event (1-based) the page's widgets dispatched; returns it. */
-async function nthEvent(page, n) {
-  await page.waitForFunction((k) => window.events.length >= k, n, { timeout: 120_000 });
-  return page.evaluate((k) => window.events[k - 1], n);
 }
 
 function assertMatchesNative(detail, file) {
