@@ -10,9 +10,9 @@ use burn::store::{FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot, Safete
 use burn::tensor::{DType, Device};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::checksum::Checksum;
 use crate::genres::{GENRES, NUM_GENRES};
 use crate::model::{GenreClassifier, GenreHeadConfig, MobileNetV2Config};
 use crate::preprocess::InputSpec;
@@ -199,7 +199,7 @@ impl Bundle {
 
         // The checksum covers the tensors, so write once to learn them, then again with it.
         let unsigned = self.write(precision, &manifest_json, None)?;
-        let checksum = checksum(&manifest_json, &tensors_of(&unsigned)?);
+        let checksum = Checksum::of(&manifest_json, &tensors_of(&unsigned)?);
         self.write(precision, &manifest_json, Some(&checksum))
     }
 
@@ -226,6 +226,12 @@ impl Bundle {
             .map_err(|e| BundleError::Weights(e.to_string()))
     }
 
+    /// The checksum a bundle's header claims (what [`Bundle::from_bytes`] verifies): the
+    /// model's identity, which a catalogue index records.
+    pub fn read_checksum(bytes: &[u8]) -> Result<String, BundleError> {
+        Ok(Header::read(bytes)?.checksum)
+    }
+
     /// Reads only the manifest, checking format and version but not the weights.
     pub fn read_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
         Ok(Header::read(bytes)?.manifest)
@@ -234,7 +240,7 @@ impl Bundle {
     /// Reads and verifies a bundle, loading its weights onto `device`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, BundleError> {
         let header = Header::read(bytes)?;
-        let found = checksum(&header.manifest_json, &tensors_of(bytes)?);
+        let found = Checksum::of(&header.manifest_json, &tensors_of(bytes)?);
         if found != header.checksum {
             return Err(BundleError::Checksum {
                 expected: header.checksum,
@@ -304,19 +310,4 @@ impl Header {
 
 fn tensors_of(bytes: &[u8]) -> Result<SafeTensors<'_>, BundleError> {
     SafeTensors::deserialize(bytes).map_err(|e| BundleError::Format(e.to_string()))
-}
-
-/// SHA-256 over the manifest and every tensor's name, dtype, shape and data, in name order,
-/// so it does not depend on how the file lays them out.
-fn checksum(manifest_json: &str, tensors: &SafeTensors<'_>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(manifest_json.as_bytes());
-    let mut named = tensors.tensors();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, view) in named {
-        hasher.update(name.as_bytes());
-        hasher.update(format!("{:?}{:?}", view.dtype(), view.shape()).as_bytes());
-        hasher.update(view.data());
-    }
-    format!("{:x}", hasher.finalize())
 }

@@ -4,7 +4,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
 use crate::bundle::Bundle;
-use crate::model::{ModelInput, batch};
+use crate::explain::GenreMaps;
+use crate::model::{ModelInput, Outputs, batch};
 use crate::prediction::Prediction;
 use crate::preprocess::{self, DecodeLimits, PreprocessError};
 
@@ -17,6 +18,17 @@ pub enum InferenceError {
     /// The backend failed to run the model or read its output.
     #[error("the backend failed: {0}")]
     Backend(String),
+}
+
+/// Everything one model pass says about a poster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Scores and decided genres.
+    pub prediction: Prediction,
+    /// The pooled embedding the head reads (what similar posters are found by).
+    pub embedding: Vec<f32>,
+    /// Where each genre's evidence lies.
+    pub maps: GenreMaps,
 }
 
 /// A loaded bundle on a device, ready to classify posters.
@@ -58,6 +70,74 @@ impl Classifier {
             .collect()
     }
 
+    /// Scores, embeddings and genre maps of a batch, from one pass (native: reads back
+    /// synchronously).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn analyse(&self, inputs: &[ModelInput]) -> Result<Vec<Analysis>, InferenceError> {
+        let outputs = self.bundle.model.analyse(batch(inputs, &self.device));
+        let [_, genres, height, width] = outputs.maps.dims();
+        let scores = read_sync(outputs.scores)?;
+        let embedding = read_sync(outputs.embedding)?;
+        let maps = read_sync(outputs.maps)?;
+        Ok(self.analyses(
+            inputs.len(),
+            [genres, height, width],
+            &scores,
+            &embedding,
+            &maps,
+        ))
+    }
+
+    /// [`Classifier::analyse`], reading back asynchronously (browser-safe).
+    pub async fn analyse_async(
+        &self,
+        inputs: &[ModelInput],
+    ) -> Result<Vec<Analysis>, InferenceError> {
+        let Outputs {
+            scores,
+            embedding,
+            maps,
+        } = self.bundle.model.analyse(batch(inputs, &self.device));
+        let [_, genres, height, width] = maps.dims();
+        let scores = read(scores).await?;
+        let embedding = read(embedding).await?;
+        let maps = read(maps).await?;
+        Ok(self.analyses(
+            inputs.len(),
+            [genres, height, width],
+            &scores,
+            &embedding,
+            &maps,
+        ))
+    }
+
+    fn analyses(
+        &self,
+        n: usize,
+        [genres, height, width]: [usize; 3],
+        scores: &[f32],
+        embedding: &[f32],
+        maps: &[f32],
+    ) -> Vec<Analysis> {
+        let thresholds = self.bundle.manifest.thresholds();
+        let features = embedding.len() / n.max(1);
+        let map_size = genres * height * width;
+        (0..n)
+            .map(|i| Analysis {
+                prediction: Prediction::decide(
+                    scores[i * genres..(i + 1) * genres].to_vec(),
+                    &thresholds,
+                ),
+                embedding: embedding[i * features..(i + 1) * features].to_vec(),
+                maps: GenreMaps {
+                    width,
+                    height,
+                    values: maps[i * map_size..(i + 1) * map_size].to_vec(),
+                },
+            })
+            .collect()
+    }
+
     /// Classifies a batch of prepared inputs (native: reads back synchronously).
     #[cfg(not(target_family = "wasm"))]
     pub fn classify(&self, inputs: &[ModelInput]) -> Result<Vec<Prediction>, InferenceError> {
@@ -76,26 +156,41 @@ impl Classifier {
 /// Reads a `[n, k]` tensor back as `n` rows, asynchronously (the only way on WebGPU).
 pub async fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, InferenceError> {
     let [_, k] = tensor.dims();
-    let data = tensor
-        .into_data_async()
-        .await
-        .map_err(|e| InferenceError::Backend(format!("{e:?}")))?;
-    rows_of(data, k)
+    Ok(rows_of(&read(tensor).await?, k))
 }
 
 /// Reads a `[n, k]` tensor back as `n` rows, blocking.
 #[cfg(not(target_family = "wasm"))]
 pub fn read_rows_sync(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, InferenceError> {
     let [_, k] = tensor.dims();
-    let data = tensor
-        .try_into_data()
-        .map_err(|e| InferenceError::Backend(format!("{e:?}")))?;
-    rows_of(data, k)
+    Ok(rows_of(&read_sync(tensor)?, k))
 }
 
-fn rows_of(data: TensorData, k: usize) -> Result<Vec<Vec<f32>>, InferenceError> {
-    let values = data
-        .try_into_vec::<f32>()
-        .map_err(|e| InferenceError::Backend(format!("{e:?}")))?;
-    Ok(values.chunks(k).map(<[f32]>::to_vec).collect())
+/// A tensor's values, row-major, asynchronously.
+async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, InferenceError> {
+    values_of(
+        tensor
+            .into_data_async()
+            .await
+            .map_err(|e| InferenceError::Backend(format!("{e:?}")))?,
+    )
+}
+
+/// A tensor's values, row-major, blocking.
+#[cfg(not(target_family = "wasm"))]
+fn read_sync<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, InferenceError> {
+    values_of(
+        tensor
+            .try_into_data()
+            .map_err(|e| InferenceError::Backend(format!("{e:?}")))?,
+    )
+}
+
+fn values_of(data: TensorData) -> Result<Vec<f32>, InferenceError> {
+    data.try_into_vec::<f32>()
+        .map_err(|e| InferenceError::Backend(format!("{e:?}")))
+}
+
+fn rows_of(values: &[f32], k: usize) -> Vec<Vec<f32>> {
+    values.chunks(k.max(1)).map(<[f32]>::to_vec).collect()
 }

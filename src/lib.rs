@@ -3,13 +3,17 @@
 //! This crate holds what every face of onesheet shares: the MobileNetV2 genre model
 //! ([`model`]), loading the pretrained backbone ([`pretrained`]), turning image bytes into model
 //! input ([`preprocess`]), the model bundle ([`bundle`]), inference on top of them
-//! ([`inference`]), and the contracts every face keeps: one result and its serialisation
+//! ([`inference`]), why a genre ([`explain`]), the catalogue index and its search
+//! ([`index`]), and the contracts every face keeps: one result and its serialisation
 //! ([`prediction`]) and one backend vocabulary ([`backend`]). It compiles natively (for the trainer and CLI) and to WebAssembly, where
 //! [`wasm`] is the browser API.
 
 pub mod backend;
 pub mod bundle;
+mod checksum;
+pub mod explain;
 pub mod genres;
+pub mod index;
 pub mod inference;
 pub mod model;
 pub mod prediction;

@@ -44,4 +44,24 @@ impl GenreHead {
     pub fn forward(&self, embedding: Tensor<2>) -> Tensor<2> {
         self.linear.forward(self.dropout.forward(embedding))
     }
+
+    /// Each genre's evidence at each place of the feature map, `[batch, genres, h, w]`: the
+    /// head's weights applied to every position before pooling. Because pooling is a mean and
+    /// the head is linear, a genre's logit is exactly its map's mean plus its bias, so the map
+    /// is an exact account of the score, not an approximation of it (a class activation map).
+    pub fn contributions(&self, feature_map: Tensor<4>) -> Tensor<4> {
+        let [batch, channels, height, width] = feature_map.dims();
+        let genres = self.linear.weight.dims()[1];
+        // weight: [channels, genres] → [batch, genres, channels]
+        let weight = self
+            .linear
+            .weight
+            .val()
+            .transpose()
+            .unsqueeze::<3>()
+            .expand([batch, genres, channels]);
+        weight
+            .matmul(feature_map.reshape([batch, channels, height * width]))
+            .reshape([batch, genres, height, width])
+    }
 }

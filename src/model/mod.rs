@@ -8,7 +8,7 @@ mod input;
 mod inverted_residual;
 mod mobilenetv2;
 
-pub use classifier::{GenreClassifier, ImageNetClassifier};
+pub use classifier::{GenreClassifier, ImageNetClassifier, Outputs};
 pub use conv_relu6::ConvRelu6;
 pub use genre_head::{GenreHead, GenreHeadConfig};
 pub use input::{ModelInput, batch};

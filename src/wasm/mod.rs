@@ -9,15 +9,19 @@
 mod backend;
 mod result;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::Bundle;
+use crate::index::{Index, Similar};
 use crate::inference::{Classifier, read_rows};
 use crate::model::{ModelInput, batch};
 use crate::preprocess;
 use backend::{Backend, Request};
-use result::{Selection, Timing, Trial, prediction_to_js, to_js};
+use result::{Catalogue, Selection, Timing, Trial, prediction_to_js, to_js};
 
 #[wasm_bindgen]
 extern "C" {
@@ -72,16 +76,21 @@ const WARM_UP_IMAGES: [&[u8]; 3] = [
 struct Engine {
     classifier: Classifier,
     backend: Backend,
+    /// The bundle's checksum: which catalogue indexes hold this model's embeddings.
+    model_id: String,
 }
 
 impl Engine {
     async fn load(bundle: &[u8], backend: Backend) -> Result<Self, String> {
         let device = backend::device(backend).await?;
+        let model_id = Bundle::read_checksum(bundle)
+            .map_err(|e| format!("the model bundle could not be loaded: {e}"))?;
         let bundle = Bundle::from_bytes(bundle, &device)
             .map_err(|e| format!("the model bundle could not be loaded: {e}"))?;
         Ok(Self {
             classifier: Classifier::new(bundle, device),
             backend,
+            model_id,
         })
     }
 
@@ -122,11 +131,19 @@ impl Engine {
     }
 }
 
-/// A loaded model on one backend.
+/// A loaded model on one backend, and the catalogue it finds similar posters in.
 #[wasm_bindgen]
 pub struct Onesheet {
     engine: Engine,
     selection: Selection,
+    /// Shared, so a search holds it without a borrow that spans an `await`.
+    catalogue: RefCell<Option<Rc<LoadedIndex>>>,
+}
+
+/// A catalogue index and how many similar posters each result lists.
+struct LoadedIndex {
+    index: Index,
+    count: usize,
 }
 
 #[wasm_bindgen]
@@ -149,7 +166,31 @@ impl Onesheet {
         };
         selection.decoders_ms = engine.warm_decoders();
         selection.load_ms = now() - started;
-        Ok(Onesheet { engine, selection })
+        Ok(Onesheet {
+            engine,
+            selection,
+            catalogue: RefCell::new(None),
+        })
+    }
+
+    /// Loads a catalogue index (made by `onesheet index` with this model): from now on each
+    /// result lists the `count` posters most like it, best first, as `similar: [{ file, score,
+    /// thumbnail? }]`. Replaces any index loaded before. Resolves to `{ posters, thumbnails }`.
+    #[wasm_bindgen(js_name = loadIndex)]
+    pub fn load_index(&self, bytes: &[u8], count: usize) -> Result<JsValue, JsError> {
+        let index = Index::from_bytes(bytes).map_err(error)?;
+        if index.model() != self.engine.model_id {
+            return Err(error(
+                "this catalogue index was made with another model; rebuild it with \
+                 `onesheet index` and the model this page loads",
+            ));
+        }
+        let summary = Catalogue {
+            posters: index.len(),
+            thumbnails: index.thumbnails().map(str::to_string),
+        };
+        *self.catalogue.borrow_mut() = Some(Rc::new(LoadedIndex { index, count }));
+        to_js(&summary)
     }
 
     /// The backend in use: `"cpu"` or `"webgpu"`.
@@ -229,21 +270,56 @@ impl Onesheet {
 impl Onesheet {
     async fn run(&self, input: ModelInput, started: f64) -> Result<JsValue, JsError> {
         let prepared = now();
-        let prediction = self
+        let analysis = self
             .engine
             .classifier
-            .classify_async(&[input])
+            .analyse_async(&[input])
             .await
             .map_err(error)?
             .remove(0);
+        let inferred = now();
+        let catalogue = self.catalogue.borrow().clone();
+        let similar = match catalogue {
+            Some(loaded) => Some(
+                loaded
+                    .index
+                    .search(&analysis.embedding, loaded.count)
+                    .map_err(error)?
+                    .into_iter()
+                    .map(|n| with_thumbnail(&loaded.index, n.position, n.score))
+                    .collect::<Vec<_>>(),
+            ),
+            None => None,
+        };
         let done = now();
         let timing = Timing {
             decode_ms: prepared - started,
-            infer_ms: done - prepared,
+            infer_ms: inferred - prepared,
+            search_ms: similar.as_ref().map(|_| done - inferred),
             total_ms: done - started,
         };
-        prediction_to_js(&prediction, self.engine.backend, timing)
+        let maps = analysis.maps.named(&analysis.prediction.genres);
+        prediction_to_js(
+            &analysis.prediction,
+            &maps,
+            similar.as_deref(),
+            self.engine.backend,
+            timing,
+        )
     }
+}
+
+/// An index entry as a result lists it, with its picture's URL when the index says where
+/// pictures are (`{file}` replaced by the URL-encoded name).
+fn with_thumbnail(index: &Index, position: usize, score: f32) -> Similar {
+    let mut similar = index.similar(position, score);
+    similar.thumbnail = index.thumbnails().map(|pattern| {
+        pattern.replace(
+            "{file}",
+            &String::from(js_sys::encode_uri_component(&similar.file)),
+        )
+    });
+    similar
 }
 
 /// `"auto"`: the CPU always works; WebGPU must exist, load, and beat it on a warm run.

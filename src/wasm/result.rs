@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 use wasm_bindgen::{JsError, JsValue};
 
 use super::backend::{Backend, Request};
+use crate::explain::NamedMaps;
+use crate::index::Similar;
 use crate::prediction::{Decisions, Prediction};
 
 /// Where one poster's time went, in milliseconds.
@@ -17,8 +19,11 @@ use crate::prediction::{Decisions, Prediction};
 pub(super) struct Timing {
     /// Decoding, resizing and normalising the image.
     pub decode_ms: f64,
-    /// Running the model and reading its scores back.
+    /// Running the model and reading its outputs back.
     pub infer_ms: f64,
+    /// Searching the catalogue index, when one is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_ms: Option<f64>,
     /// Both.
     pub total_ms: f64,
 }
@@ -66,8 +71,18 @@ impl Selection {
     }
 }
 
+/// A loaded catalogue index, as `loadIndex` describes it.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Catalogue {
+    /// Posters in it.
+    pub posters: usize,
+    /// Where their pictures are (`{file}` for the name), if the index says.
+    pub thumbnails: Option<String>,
+}
+
 /// One poster's result, as the page sees it: the shared [`Prediction`] serialisation with the
-/// backend, the per-genre decisions and the timing.
+/// backend, the per-genre decisions, the predicted genres' maps, the similar posters and the
+/// timing.
 #[derive(Serialize)]
 struct JsPrediction<'a> {
     backend: &'static str,
@@ -75,11 +90,18 @@ struct JsPrediction<'a> {
     prediction: &'a Prediction,
     /// `{ "Action": true, … }`: over its threshold (or the top genre).
     decisions: Decisions<'a>,
+    /// `{ width, height, maps: { Horror: [[…]], … } }` for the predicted genres.
+    explain: &'a NamedMaps,
+    /// The catalogue's posters most like this one, when an index is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    similar: Option<&'a [Similar]>,
     timing: &'a Timing,
 }
 
 pub(super) fn prediction_to_js(
     prediction: &Prediction,
+    explain: &NamedMaps,
+    similar: Option<&[Similar]>,
     backend: Backend,
     timing: Timing,
 ) -> Result<JsValue, JsError> {
@@ -87,6 +109,8 @@ pub(super) fn prediction_to_js(
         backend: backend.name(),
         prediction,
         decisions: Decisions(prediction),
+        explain,
+        similar,
         timing: &timing,
     })
 }

@@ -2,18 +2,14 @@
 //! or JSON lines. A bad file is reported in its own row and the rest go on.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use onesheet::bundle::Bundle;
-use onesheet::inference::Classifier;
-use onesheet::model::ModelInput;
+use anyhow::Result;
 use onesheet::prediction::{Outcome, PosterResult};
 use onesheet::{Backend, GENRES};
-use rayon::prelude::*;
 
-use crate::progress;
+use crate::{posters, progress};
 
 /// A classification run's settings.
 #[derive(Debug, Clone)]
@@ -45,9 +41,6 @@ pub enum Format {
     Jsonl,
 }
 
-/// Extensions searched for inside folders (files named on the command line are always tried).
-const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
-
 /// How a run went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
@@ -60,116 +53,52 @@ pub struct Tally {
 /// Classifies every input, writing each poster's result to stdout as it comes; a bad file
 /// gets its own row and the rest go on.
 pub fn classify(args: &ClassifyConfig) -> Result<Tally> {
-    let files = collect(&args.inputs)?;
-    let device = args.backend.device()?;
-    let bytes =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let bundle = Bundle::from_bytes(&bytes, &device)
-        .with_context(|| format!("loading the model {}", args.model.display()))?;
-    let classifier = Classifier::new(bundle, device);
+    let posters = posters::collect(&args.inputs)?;
+    let model = posters::load(&args.model, args.backend)?;
 
     let started = Instant::now();
-    let bar = progress::bar(files.len() as u64, "classifying");
+    let bar = progress::bar(posters.len() as u64, "classifying");
     let mut writer = Writer::new(args.format, args.bench);
     let mut failed = 0usize;
-    for chunk in files.chunks(args.batch.max(1)) {
-        // Decoding runs on every core while the model waits for a full batch.
-        let prepared: Vec<Result<ModelInput, String>> = chunk
-            .par_iter()
-            .map(|file| {
-                let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-                classifier.prepare(&bytes).map_err(|e| e.to_string())
-            })
-            .collect();
-        // The good inputs go to the model as one batch; each file keeps its place (or error).
-        let mut inputs = Vec::with_capacity(prepared.len());
-        let places: Vec<Result<(), String>> = prepared
-            .into_iter()
-            .map(|p| p.map(|input| inputs.push(input)))
-            .collect();
-        let mut predictions = if inputs.is_empty() {
-            Vec::new()
-        } else {
-            classifier.classify(&inputs)?
-        }
-        .into_iter();
-        for (file, place) in chunk.iter().zip(places) {
-            let outcome = match place {
-                Ok(()) => Outcome::Classified(
-                    predictions
-                        .next()
-                        .context("the model returned too few rows")?,
-                ),
+    posters::analyse_each(
+        &model.classifier,
+        posters.iter().map(|p| p.path.as_path()),
+        args.batch,
+        &bar,
+        |file, analysis| {
+            let outcome = match analysis {
+                Ok(analysis) => Outcome::Classified(analysis.prediction),
                 Err(error) => Outcome::Failed { error },
             };
             failed += usize::from(matches!(outcome, Outcome::Failed { .. }));
             writer.write(&PosterResult {
                 file: file.to_string_lossy().into_owned(),
                 outcome,
-            })?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+            })
+        },
+    )?;
     bar.finish_and_clear();
     writer.finish()?;
     let seconds = started.elapsed().as_secs_f64();
     if args.bench {
         eprintln!(
             "{} posters in {seconds:.2} s: {:.2} posters/s (batch {}, {} failed)",
-            files.len(),
-            files.len() as f64 / seconds,
+            posters.len(),
+            posters.len() as f64 / seconds,
             args.batch,
             failed
         );
     }
     if failed > 0 {
-        eprintln!("{failed} of {} files could not be classified", files.len());
+        eprintln!(
+            "{failed} of {} files could not be classified",
+            posters.len()
+        );
     }
     Ok(Tally {
-        files: files.len(),
+        files: posters.len(),
         failed,
     })
-}
-
-/// Files named directly, and image files found under folders (sorted, so output is stable).
-fn collect(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found = Vec::new();
-            for entry in walkdir::WalkDir::new(input).follow_links(true) {
-                // A symlink loop or an unreadable folder costs its own entries, not the run.
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(error) => {
-                        eprintln!(
-                            "warning: skipped while walking {}: {error}",
-                            input.display()
-                        );
-                        continue;
-                    }
-                };
-                if entry.file_type().is_file() && is_image_name(entry.path()) {
-                    found.push(entry.into_path());
-                }
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            // A missing file is reported in its row, like any other unreadable file.
-            files.push(input.clone());
-        }
-    }
-    if files.is_empty() {
-        bail!("no images found in the given folders");
-    }
-    Ok(files)
-}
-
-fn is_image_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Streams results in the chosen format.

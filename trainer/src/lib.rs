@@ -5,7 +5,9 @@
 //! The modules read as the pipeline: labelled posters ([`dataset`]) → train/validation/test
 //! parts ([`split`]) → cached backbone outputs ([`features`]) → trained stages ([`training`])
 //! → per-genre decision thresholds ([`thresholds`]) → the report ([`evaluation`]). Then the
-//! tools on a bundle: [`classify`], [`embed`], [`export`] and the static server [`serve`].
+//! tools on a bundle, all running posters through [`posters`]: [`classify`], [`index`] and
+//! [`similar`] (posters like this one), [`explain`] (why a genre), [`embed`], [`export`] and
+//! the static server [`serve`].
 
 pub mod paths;
 pub mod progress;
@@ -18,7 +20,12 @@ pub mod split;
 pub mod thresholds;
 pub mod training;
 
+pub mod posters;
+
 pub mod classify;
 pub mod embed;
+pub mod explain;
 pub mod export;
+pub mod index;
 pub mod serve;
+pub mod similar;

@@ -17,3 +17,13 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
         .with_style(style)
         .with_message(what.to_string())
 }
+
+/// A spinner for work of unknown length, hidden when stderr is not a terminal.
+pub fn spinner(what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

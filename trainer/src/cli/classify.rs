@@ -4,12 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::ValueEnum;
 use onesheet::Backend;
-use onesheet_trainer::classify::{self, ClassifyConfig, Format};
+use onesheet_trainer::classify::{self, ClassifyConfig};
 use onesheet_trainer::paths;
 
-use super::sources::parse_backend;
+use super::sources::{FormatArg, parse_backend};
 
 /// Arguments of `onesheet classify`.
 #[derive(clap::Args)]
@@ -34,30 +33,12 @@ pub struct Args {
     bench: bool,
 }
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
-    /// Aligned columns: file, genres, top scores.
-    Table,
-    /// One row per poster: file, genres, error, a score column per genre.
-    Csv,
-    /// One JSON array.
-    Json,
-    /// One JSON object per line.
-    Jsonl,
-}
-
 /// Classifies every input; exit code 1 when any file failed.
 pub fn run(args: Args) -> Result<ExitCode> {
     let tally = classify::classify(&ClassifyConfig {
         inputs: args.inputs,
         model: args.model,
-        format: match args.format {
-            FormatArg::Table => Format::Table,
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Json => Format::Json,
-            FormatArg::Jsonl => Format::Jsonl,
-        },
+        format: args.format.into(),
         backend: args.backend,
         batch: usize::from(args.batch),
         bench: args.bench,

@@ -3,9 +3,12 @@
 mod classify;
 mod embed;
 mod evaluate;
+mod explain;
 mod export;
+mod index;
 mod kiosk;
 mod serve;
+mod similar;
 mod sources;
 mod train;
 
@@ -36,6 +39,12 @@ enum Command {
     Classify(classify::Args),
     /// Print the pretrained backbone's 1280-d embedding of each image, one JSON line each.
     Embed(embed::Args),
+    /// Index a catalogue's posters for `similar`, `gallery` and the browser faces.
+    Index(index::Args),
+    /// The catalogue's posters most like each given poster.
+    Similar(similar::Args),
+    /// Where in a poster the model found a genre.
+    Explain(explain::Args),
     /// Write a model bundle.
     Export(export::Args),
     /// Serve the drop page, the shop widget and the kiosk (www/) with the models (models/) on
@@ -54,6 +63,9 @@ impl Cli {
             Command::Evaluate(args) => evaluate::run(args).map(done),
             Command::Classify(args) => classify::run(args),
             Command::Embed(args) => embed::run(args),
+            Command::Index(args) => index::run(args),
+            Command::Similar(args) => similar::run(args),
+            Command::Explain(args) => explain::run(args).map(done),
             Command::Export(args) => export::run(args).map(done),
             Command::Serve(args) => serve::run(args).map(done),
             Command::Kiosk(args) => kiosk::run(args).map(done),

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::ValueEnum;
 use onesheet::preprocess::InputSpec;
+use onesheet_trainer::classify::Format;
 use onesheet_trainer::paths;
 use onesheet_trainer::training::Sources;
 
@@ -65,4 +67,28 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
 pub fn parse_backend(text: &str) -> Result<onesheet::Backend, String> {
     text.parse()
         .map_err(|e: onesheet::backend::UnknownBackend| e.to_string())
+}
+
+/// How a listing (`classify`, `similar`) is written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Aligned columns for people.
+    Table,
+    /// CSV rows, with a header.
+    Csv,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Table => Self::Table,
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Json => Self::Json,
+            FormatArg::Jsonl => Self::Jsonl,
+        }
+    }
 }

@@ -1,0 +1,59 @@
+//! `onesheet index`: arguments for [`onesheet_trainer::index::index`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use onesheet::Backend;
+use onesheet_trainer::index::{self, IndexConfig};
+use onesheet_trainer::paths;
+
+use super::sources::parse_backend;
+
+/// Arguments of `onesheet index`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folders of posters (or poster files) to index.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The index file: created, or brought up to date with the posters it lacks.
+    #[arg(long)]
+    out: PathBuf,
+    /// Model bundle.
+    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
+    model: PathBuf,
+    /// Where the model runs: `cpu` or `webgpu`.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: Backend,
+    /// Posters run through the model together.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+    /// Where the browser faces find each poster's picture: a URL with `{file}` for its name
+    /// relative to the folder indexed, e.g. `/catalogue/{file}`.
+    #[arg(long)]
+    thumbnails: Option<String>,
+}
+
+/// Indexes the posters; exit code 1 when any file was skipped.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let summary = index::index(&IndexConfig {
+        inputs: args.inputs,
+        out: args.out.clone(),
+        model: args.model,
+        backend: args.backend,
+        batch: usize::from(args.batch),
+        thumbnails: args.thumbnails,
+    })?;
+    eprintln!(
+        "{}: {} posters ({} added, {} skipped)",
+        args.out.display(),
+        summary.posters,
+        summary.added,
+        summary.failed
+    );
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

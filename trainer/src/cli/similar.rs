@@ -1,0 +1,51 @@
+//! `onesheet similar`: arguments for [`onesheet_trainer::similar::similar`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use onesheet::Backend;
+use onesheet_trainer::paths;
+use onesheet_trainer::similar::{self, SimilarConfig};
+
+use super::sources::{FormatArg, parse_backend};
+
+/// Arguments of `onesheet similar`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Posters to find look-alikes of (files or folders).
+    #[arg(required = true)]
+    posters: Vec<PathBuf>,
+    /// The catalogue index (`onesheet index`).
+    #[arg(long)]
+    index: PathBuf,
+    /// Posters listed per query.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    k: u16,
+    /// Output format (jsonl: `{"file", "similar": [{"file", "score"}, …]}` per poster).
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    /// Model bundle (the one the index was made with).
+    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
+    model: PathBuf,
+    /// Where the model runs: `cpu` or `webgpu`.
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    backend: Backend,
+}
+
+/// Searches for every poster; exit code 1 when any could not be read.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let failed = similar::similar(&SimilarConfig {
+        queries: args.posters,
+        index: args.index,
+        model: args.model,
+        backend: args.backend,
+        k: usize::from(args.k),
+        format: args.format.into(),
+    })?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,157 @@
+//! `onesheet index`: a catalogue's embeddings, names and scores in one file, for `similar`,
+//! `gallery` and the browser faces. Incremental: posters already in the index are not run
+//! again, and the file is rewritten (atomically) after every chunk, so a killed run keeps
+//! what it had done.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use onesheet::Backend;
+use onesheet::index::Index;
+use onesheet::inference::Analysis;
+
+use crate::classify::printable;
+use crate::posters::{self, Poster};
+use crate::{progress, write};
+
+/// Posters analysed between two saves; the first chunk of a new index also fixes its centre.
+const CHUNK: usize = 512;
+
+/// An indexing run's settings.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    /// Poster images, or folders of them.
+    pub inputs: Vec<PathBuf>,
+    /// The index file, created or brought up to date.
+    pub out: PathBuf,
+    /// Model bundle.
+    pub model: PathBuf,
+    /// Where the model runs.
+    pub backend: Backend,
+    /// Posters run through the model together.
+    pub batch: usize,
+    /// Where pictures of the posters are for the browser faces: a URL with `{file}` for the
+    /// poster's name (kept from the existing index when not given).
+    pub thumbnails: Option<String>,
+}
+
+/// What an indexing run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSummary {
+    /// Posters in the index now.
+    pub posters: usize,
+    /// Of which added by this run.
+    pub added: usize,
+    /// Files that could not be read (reported on stderr, left out).
+    pub failed: usize,
+}
+
+/// Creates or updates the index at `config.out`.
+pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
+    let model = posters::load(&config.model, config.backend)?;
+    let mut index = match read(&config.out)? {
+        Some(index) if index.model() != model.id => bail!(
+            "{} was made with another model; delete it (or pick another --out) to index \
+             with {}",
+            config.out.display(),
+            config.model.display()
+        ),
+        existing => existing,
+    };
+    let found = posters::collect(&config.inputs)?;
+    let new: Vec<&Poster> = found
+        .iter()
+        .filter(|p| index.as_ref().is_none_or(|i| !i.contains(&p.name)))
+        .collect();
+    let known = found.len() - new.len();
+    if known > 0 {
+        eprintln!("{known} posters are already in the index");
+    }
+
+    let bar = progress::bar(new.len() as u64, "indexing");
+    let (mut added, mut failed) = (0, 0);
+    for chunk in new.chunks(CHUNK) {
+        let mut analysed: Vec<(String, Analysis)> = Vec::with_capacity(chunk.len());
+        posters::analyse_each(
+            &model.classifier,
+            chunk.iter().map(|p| p.path.as_path()),
+            config.batch,
+            &bar,
+            |file, analysis| {
+                match analysis {
+                    Ok(analysis) => {
+                        let name = chunk
+                            .iter()
+                            .find(|p| p.path == file)
+                            .map_or_else(String::new, |p| p.name.clone());
+                        analysed.push((name, analysis));
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        bar.suspend(|| {
+                            eprintln!(
+                                "skipped {}: {}",
+                                printable(&file.to_string_lossy()),
+                                printable(&error)
+                            );
+                        });
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if analysed.is_empty() && index.is_none() {
+            // Nothing to centre a new index on yet.
+            continue;
+        }
+        let index = index.get_or_insert_with(|| {
+            let thresholds = model.classifier.bundle.manifest.thresholds();
+            Index::new(model.id.clone(), mean(&analysed), thresholds)
+        });
+        for (name, analysis) in analysed {
+            index.insert(name, &analysis.embedding, &analysis.prediction.scores)?;
+            added += 1;
+        }
+        if config.thumbnails.is_some() {
+            index.set_thumbnails(config.thumbnails.clone());
+        }
+        write::atomic(&config.out, &index.to_bytes()?)?;
+    }
+    bar.finish_and_clear();
+    let Some(mut index) = index else {
+        bail!("none of the {} files could be read", found.len());
+    };
+    if new.is_empty() && config.thumbnails.is_some() {
+        index.set_thumbnails(config.thumbnails.clone());
+        write::atomic(&config.out, &index.to_bytes()?)?;
+    }
+    Ok(IndexSummary {
+        posters: index.len(),
+        added,
+        failed,
+    })
+}
+
+/// The index at `path`, if there is one.
+pub fn read(path: &Path) -> Result<Option<Index>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Index::from_bytes(&bytes)
+            .map(Some)
+            .with_context(|| format!("reading the index {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The mean embedding: the centre a new index measures similarity around.
+fn mean(analysed: &[(String, Analysis)]) -> Vec<f32> {
+    let dims = analysed.first().map_or(0, |(_, a)| a.embedding.len());
+    let mut sum = vec![0.0f64; dims];
+    for (_, analysis) in analysed {
+        for (s, &v) in sum.iter_mut().zip(&analysis.embedding) {
+            *s += f64::from(v);
+        }
+    }
+    let n = analysed.len().max(1) as f64;
+    sum.into_iter().map(|s| (s / n) as f32).collect()
+}

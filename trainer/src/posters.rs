@@ -1,0 +1,150 @@
+//! Running a bundle over a catalogue's files: finding the images, loading the model, and
+//! analysing them in batches (decoding on every core while the model waits for a full batch).
+//! `classify`, `index`, `similar`, `explain` and `gallery` all go through here, so they agree
+//! on what a poster scores.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use indicatif::ProgressBar;
+use onesheet::Backend;
+use onesheet::bundle::Bundle;
+use onesheet::inference::{Analysis, Classifier};
+use onesheet::model::ModelInput;
+use rayon::prelude::*;
+
+/// Extensions searched for inside folders (files named on the command line are always tried).
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+/// An image to run, and the name a catalogue knows it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Poster {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its path relative to the folder it was found in (its file name, when named directly),
+    /// with `/` between folders: stable across machines, so an index can be rebuilt elsewhere.
+    pub name: String,
+}
+
+/// Files named directly, and image files found under folders (sorted, so output is stable).
+pub fn collect(inputs: &[PathBuf]) -> Result<Vec<Poster>> {
+    let mut posters = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            for entry in walkdir::WalkDir::new(input).follow_links(true) {
+                // A symlink loop or an unreadable folder costs its own entries, not the run.
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(error) => {
+                        eprintln!(
+                            "warning: skipped while walking {}: {error}",
+                            input.display()
+                        );
+                        continue;
+                    }
+                };
+                if entry.file_type().is_file() && is_image_name(entry.path()) {
+                    let name = relative_name(entry.path(), input);
+                    found.push(Poster {
+                        path: entry.into_path(),
+                        name,
+                    });
+                }
+            }
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            posters.extend(found);
+        } else {
+            // A missing file is reported in its row, like any other unreadable file.
+            let name = input.file_name().map_or_else(
+                || input.to_string_lossy().into_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            posters.push(Poster {
+                path: input.clone(),
+                name,
+            });
+        }
+    }
+    if posters.is_empty() {
+        bail!("no images found in the given folders");
+    }
+    Ok(posters)
+}
+
+fn relative_name(path: &Path, root: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// A bundle loaded for a run, and its identity.
+pub struct Model {
+    /// The classifier on its device.
+    pub classifier: Classifier,
+    /// The bundle's checksum (what a catalogue index records).
+    pub id: String,
+}
+
+/// Loads the bundle at `path` on `backend`.
+pub fn load(path: &Path, backend: Backend) -> Result<Model> {
+    let device = backend.device()?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bundle = Bundle::from_bytes(&bytes, &device)
+        .with_context(|| format!("loading the model {}", path.display()))?;
+    Ok(Model {
+        classifier: Classifier::new(bundle, device),
+        id: Bundle::read_checksum(&bytes)?,
+    })
+}
+
+/// Analyses `files` in batches of `batch`, calling `each` with every file's analysis, or why
+/// there is none, in order; `bar` advances per file. An error from `each` stops the run.
+pub fn analyse_each<'a>(
+    classifier: &Classifier,
+    files: impl IntoIterator<Item = &'a Path>,
+    batch: usize,
+    bar: &ProgressBar,
+    mut each: impl FnMut(&'a Path, Result<Analysis, String>) -> Result<()>,
+) -> Result<()> {
+    let files: Vec<&Path> = files.into_iter().collect();
+    for chunk in files.chunks(batch.max(1)) {
+        let prepared: Vec<Result<ModelInput, String>> = chunk
+            .par_iter()
+            .map(|file| {
+                let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+                classifier.prepare(&bytes).map_err(|e| e.to_string())
+            })
+            .collect();
+        // The good inputs go to the model as one batch; each file keeps its place (or error).
+        let mut inputs = Vec::with_capacity(prepared.len());
+        let places: Vec<Result<(), String>> = prepared
+            .into_iter()
+            .map(|p| p.map(|input| inputs.push(input)))
+            .collect();
+        let mut analyses = if inputs.is_empty() {
+            Vec::new()
+        } else {
+            classifier.analyse(&inputs)?
+        }
+        .into_iter();
+        for (&file, place) in chunk.iter().zip(places) {
+            let outcome = match place {
+                Ok(()) => Ok(analyses.next().context("the model returned too few rows")?),
+                Err(error) => Err(error),
+            };
+            each(file, outcome)?;
+            bar.inc(1);
+        }
+    }
+    Ok(())
+}
