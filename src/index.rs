@@ -226,20 +226,16 @@ impl Index {
             )));
         }
         let dims = self.dims();
-        match self.positions.get(&file) {
-            Some(&position) => {
-                self.vectors[position * dims..(position + 1) * dims].copy_from_slice(&vector);
-                self.scales[position] = scale;
-                self.scores[position * NUM_GENRES..(position + 1) * NUM_GENRES]
-                    .copy_from_slice(scores);
-            }
-            None => {
-                self.positions.insert(file.clone(), self.len());
-                self.description.files.push(file);
-                self.vectors.extend_from_slice(&vector);
-                self.scales.push(scale);
-                self.scores.extend_from_slice(scores);
-            }
+        if let Some(&position) = self.positions.get(&file) {
+            self.vectors[position * dims..(position + 1) * dims].copy_from_slice(&vector);
+            self.scales[position] = scale;
+            self.scores[position * NUM_GENRES..(position + 1) * NUM_GENRES].copy_from_slice(scores);
+        } else {
+            self.positions.insert(file.clone(), self.len());
+            self.description.files.push(file);
+            self.vectors.extend_from_slice(&vector);
+            self.scales.push(scale);
+            self.scores.extend_from_slice(scores);
         }
         Ok(())
     }
@@ -324,13 +320,6 @@ impl Index {
             .iter()
             .flat_map(|&s| f16::from_f32(s).to_le_bytes())
             .collect();
-        fn view(
-            dtype: Dtype,
-            shape: Vec<usize>,
-            data: &[u8],
-        ) -> Result<TensorView<'_>, IndexError> {
-            TensorView::new(dtype, shape, data).map_err(|e| IndexError::Invalid(e.to_string()))
-        }
         let tensors = vec![
             (
                 "centre",
@@ -446,6 +435,10 @@ impl Index {
             positions,
         })
     }
+}
+
+fn view(dtype: Dtype, shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>, IndexError> {
+    TensorView::new(dtype, shape, data).map_err(|e| IndexError::Invalid(e.to_string()))
 }
 
 /// Little-endian f32s from bytes (safetensors data need not be aligned for a cast).

@@ -6,7 +6,9 @@
 // thumbnail) are read only when the model is nearly free, at most MAX_IN_FLIGHT at a time, so
 // a drop of a thousand posters holds two of them in memory, not all. Clear drops what waits.
 import { OnesheetClient, allowedUrl, tooBigToRead } from './lib/client.js';
+import { fillWhy } from './lib/explain.js';
 import { fillGenres, fillScores, ms } from './lib/result.js';
+import { fillSimilar } from './lib/similar.js';
 
 const params = new URLSearchParams(location.search);
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
@@ -49,7 +51,23 @@ try {
   refused = `${error.message}. Ask for a model with ?model=/models/NAME.safetensors (a file on this site).`;
 }
 
-const client = refused ? null : new OnesheetClient({ model: modelUrl, backend: requested });
+/**
+ * The catalogue whose posters "like this" each result lists: `?index=` (on this site, like
+ * the model), else the one `onesheet serve --catalogue DIR` serves; none is fine.
+ */
+let indexUrl = null;
+try {
+  indexUrl = allowedUrl(params.get('index') ?? 'catalogue/catalogue.index', {
+    base: location.href,
+    what: 'the catalogue index',
+  });
+} catch {
+  indexUrl = null;
+}
+
+const client = refused
+  ? null
+  : new OnesheetClient({ model: modelUrl, backend: requested, index: indexUrl });
 // For the console and the browser tests.
 globalThis.onesheetClient = client;
 
@@ -113,7 +131,9 @@ client?.addEventListener('ready', ({ detail }) => {
     `. Ready in ${ms(selection.loadMs)}.`;
   const provenance = detail.manifest.provenance;
   ui.modelInfo.textContent = `${detail.manifest.architecture}, ${detail.manifest.weights_dtype}` +
-    (provenance.trained ? `, trained on ${provenance.training_data}` : ', untrained genre head (test model)');
+    (provenance.trained ? `, trained on ${provenance.training_data}` : ', untrained genre head (test model)') +
+    (detail.catalogue?.posters ? `; similar posters from a catalogue of ${detail.catalogue.posters}` : '');
+  document.body.dataset.catalogue = detail.catalogue?.posters ? String(detail.catalogue.posters) : '';
   const again = restartedAfter ? `The model was restarted after a crash (${restartedAfter}). ` : '';
   restartedAfter = null;
   announce(`${again}Ready: the model runs on ${backendName(detail.backend)}. Drop posters to classify them.`);
@@ -273,6 +293,10 @@ function newCard(name) {
     state: item.querySelector('.state'),
     predicted: item.querySelector('.predicted'),
     bars: item.querySelector('.bars'),
+    why: item.querySelector('.why-list'),
+    layer: item.querySelector('.why-layer'),
+    similar: item.querySelector('.similar'),
+    similarList: item.querySelector('.similar-list'),
   };
 }
 
@@ -285,6 +309,9 @@ function showResult(card, result) {
     ` (decoding ${ms(result.timing.decodeMs)}, model ${ms(result.timing.inferMs)})`;
   fillGenres(card.predicted, result);
   fillScores(card.bars, result);
+  fillWhy(card.why, result, card.layer, card.thumb);
+  fillSimilar(card.similarList, result);
+  card.similar.hidden = card.similarList.hidden;
 }
 
 function showError(card, message) {
@@ -380,6 +407,9 @@ ui.json.addEventListener('click', () => {
           genres: r.result.genres,
           backend: r.result.backend,
           ms: r.result.timing.totalMs,
+          ...(r.result.similar
+            ? { similar: r.result.similar.map(({ file, score }) => ({ file, score })) }
+            : {}),
         }
       : { file: r.name, error: r.error },
   );

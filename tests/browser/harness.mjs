@@ -21,9 +21,10 @@ export const ARTIFACTS = resolve(TARGET, 'browser-artifacts');
  * Runs the real `onesheet serve` on a free loopback port (www/ from the repository); resolves to
  * { url, close }. Its first stdout line is the URL.
  */
-export function serveOnesheet({ models, samples }) {
+export function serveOnesheet({ models, samples, catalogue }) {
   const args = ['serve', '--port', '0', '--www', resolve(ROOT, 'www'), '--models', models];
   if (samples) args.push('--samples', samples);
+  if (catalogue) args.push('--catalogue', catalogue);
   return startServer(ONESHEET, args);
 }
 

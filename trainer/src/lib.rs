@@ -6,7 +6,7 @@
 //! parts ([`split`]) → cached backbone outputs ([`features`]) → trained stages ([`training`])
 //! → per-genre decision thresholds ([`thresholds`]) → the report ([`evaluation`]). Then the
 //! tools on a bundle, all running posters through [`posters`]: [`classify`], [`index`] and
-//! [`similar`] (posters like this one), [`explain`] (why a genre), [`embed`], [`export`] and
+//! [`similar`] (posters like this one), [`explain`] (why a genre), [`gallery`] (the catalogue as a site), [`embed`], [`export`] and
 //! the static server [`serve`].
 
 pub mod paths;
@@ -26,6 +26,7 @@ pub mod classify;
 pub mod embed;
 pub mod explain;
 pub mod export;
+pub mod gallery;
 pub mod index;
 pub mod serve;
 pub mod similar;

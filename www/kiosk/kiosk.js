@@ -4,7 +4,9 @@
 // document as `onesheet-genres` (the widget's event and detail; `onesheet-error` on failure),
 // so a gallery can log or react. A service worker (sw.js) keeps everything for offline use.
 import { OnesheetClient, tooBigToRead } from '../lib/client.js';
+import { fillWhy } from '../lib/explain.js';
 import { describeGenres, fillGenres, fillScores, genresDetail } from '../lib/result.js';
+import { fillSimilar } from '../lib/similar.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
 const params = new URLSearchParams(location.search);
@@ -29,6 +31,10 @@ const ui = {
   thumbnail: $('thumbnail'),
   genres: $('genres'),
   scores: $('scores'),
+  why: $('why'),
+  layer: $('why-layer'),
+  similar: $('similar'),
+  similarList: $('similar-list'),
   again: $('again'),
   status: $('status'),
 };
@@ -40,6 +46,8 @@ const client = new OnesheetClient({
   // /lib/worker.js would be outside it (offline, it could not start); a blob: worker belongs
   // to this page's service worker wherever its scripts live.
   workerViaBlob: true,
+  // The gallery's catalogue, when the server has one (`--catalogue`); the kiosk works without.
+  index: '/catalogue/catalogue.index',
 });
 // For the console and the browser tests.
 globalThis.onesheetClient = client;
@@ -243,6 +251,9 @@ async function classify(image, name) {
     fillGenres(ui.genres, result);
     fillScores(ui.scores, result, { limit: SCORE_ROWS });
     ui.result.hidden = false;
+    fillWhy(ui.why, result, ui.layer, ui.thumbnail);
+    fillSimilar(ui.similarList, result);
+    ui.similar.hidden = ui.similarList.hidden;
     status(describeGenres(name, result));
     ui.again.focus();
     document.dispatchEvent(

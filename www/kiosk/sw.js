@@ -7,7 +7,7 @@
 // changed files are downloaded first and only then stored together, so the cache never holds a
 // half-updated kiosk (a new wasm with the old script that loads it). The page then reloads when
 // no visitor is using it.
-const CACHE = 'onesheet-kiosk-v1';
+const CACHE = 'onesheet-kiosk-v2';
 const HERE = new URL('./', self.location.href);
 /** The kiosk's files, relative to this script (the kiosk's page is beside it). */
 const FILES = [
@@ -20,6 +20,8 @@ const FILES = [
   '../lib/worker.js',
   '../lib/result.js',
   '../lib/thumbnail.js',
+  '../lib/explain.js',
+  '../lib/similar.js',
   '../pkg/onesheet.js',
   '../pkg/onesheet_bg.wasm',
   '../models/onesheet.safetensors',

@@ -105,6 +105,8 @@ export class OnesheetClient extends EventTarget {
       resolve(options.model ?? 'models/onesheet.safetensors', options.base),
       options.backend ?? 'auto',
       options.allowCrossOrigin === true,
+      options.index ? resolve(options.index, options.base) : null,
+      options.similar ?? 6,
     ]);
     let client = OnesheetClient.#shared.get(key);
     if (!client || client.#terminated) {
@@ -166,6 +168,10 @@ export class OnesheetClient extends EventTarget {
    *   too (default false: only this page's origin; never from a visitor's input)
    * @param {boolean} [options.workerViaBlob] start the worker from a `blob:` module, so that
    *   the page's service worker also serves the worker's own scripts (default false)
+   * @param {string} [options.index] URL of a catalogue index (`onesheet index`): each result
+   *   then lists the posters most like it, `similar: [{ file, score, thumbnail? }]`; `ready`
+   *   reports it as `catalogue: { url, posters, thumbnails }` or `{ url, error }`
+   * @param {number} [options.similar] how many similar posters a result lists (default 6)
    */
   constructor(options = {}) {
     super();
@@ -175,6 +181,8 @@ export class OnesheetClient extends EventTarget {
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
       allowCrossOrigin: options.allowCrossOrigin === true,
       workerViaBlob: options.workerViaBlob === true,
+      index: options.index ? resolve(options.index, options.base) : null,
+      similar: options.similar ?? 6,
     };
     this.#backend = options.backend ?? 'auto';
     try {
@@ -188,7 +196,10 @@ export class OnesheetClient extends EventTarget {
     this.#start();
   }
 
-  /** Resolves when the model is loaded and warmed up: `{ backend, selection, manifest, downloads }`. */
+  /**
+   * Resolves when the model is loaded and warmed up: `{ backend, selection, manifest,
+   * downloads, catalogue }`.
+   */
   get ready() {
     return this.#readyPromise;
   }
@@ -208,7 +219,9 @@ export class OnesheetClient extends EventTarget {
 
   /**
    * Classifies one image: a Blob or File (JPEG, PNG, WebP), its bytes, or an ImageData.
-   * Resolves to `{ backend, scores, genres, decisions, timing }`; rejects with the reason the
+   * Resolves to `{ backend, scores, genres, decisions, explain, similar?, timing }`
+   * (`explain`: the predicted genres' maps, see lib/explain.js; `similar`: with an index);
+   * rejects with the reason the
    * image could not be read, or a ModelCrashedError when the model died on it. With `signal`
    * aborted, it rejects at once with the signal's reason: before the image is handed to the
    * worker, it never is; after, the worker skips it if it has not started it.
@@ -296,6 +309,8 @@ export class OnesheetClient extends EventTarget {
         modelUrl: this.#options.model,
         backend: this.#backend,
         allowCrossOrigin: this.#options.allowCrossOrigin,
+        indexUrl: this.#options.index,
+        similarCount: this.#options.similar,
       },
       { load: true },
     );

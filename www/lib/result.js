@@ -5,10 +5,15 @@
 /**
  * The detail of an `onesheet-genres` event (and what the widget's `classify()` resolves to):
  * the file's name, all 19 scores keyed by genre in the model's order, and the predicted genres,
- * best first. The same fields as a line of `onesheet classify --format jsonl`.
+ * best first. The same fields as a line of `onesheet classify --format jsonl`; with a
+ * catalogue index, also `similar: [{ file, score }]`, as `onesheet similar` lists them.
  */
 export function genresDetail(file, result) {
-  return { file, scores: { ...result.scores }, genres: [...result.genres] };
+  const detail = { file, scores: { ...result.scores }, genres: [...result.genres] };
+  if (Array.isArray(result.similar)) {
+    detail.similar = result.similar.map(({ file: name, score }) => ({ file: name, score }));
+  }
+  return detail;
 }
 
 /** A file's name for a result: a File's own name, else what the caller calls it. */

@@ -22,13 +22,15 @@ const OLD_CACHES = /^onesheet-v\d+$/;
 
 const MiB = 1024 * 1024;
 /** The most this worker downloads or reads from its cache, per resource. */
-const MAX_BYTES = { wasm: 64 * MiB, model: 64 * MiB };
-const NAMES = { wasm: 'the WebAssembly module', model: 'the model' };
+const MAX_BYTES = { wasm: 64 * MiB, model: 64 * MiB, index: 64 * MiB };
+const NAMES = { wasm: 'the WebAssembly module', model: 'the model', index: 'the catalogue index' };
 
 let initialised = false;
 let model = null;
 /** Bundle bytes by URL, so switching backends does not fetch again. */
 const bundles = new Map();
+/** The catalogue index's bytes and URL (its pictures' URLs are relative to it). */
+let catalogue = null;
 let crashed = false;
 // Requests run strictly in order: one model, one poster at a time, honest timings.
 let queue = Promise.resolve();
@@ -117,7 +119,14 @@ function reportCrash(error) {
   });
 }
 
-async function load({ wasmUrl, modelUrl, backend, allowCrossOrigin = false }) {
+async function load({
+  wasmUrl,
+  modelUrl,
+  backend,
+  allowCrossOrigin = false,
+  indexUrl = null,
+  similarCount = 6,
+}) {
   // Both refused before either is fetched.
   checkUrl(wasmUrl, 'wasm', allowCrossOrigin);
   checkUrl(modelUrl, 'model', allowCrossOrigin);
@@ -143,7 +152,24 @@ async function load({ wasmUrl, modelUrl, backend, allowCrossOrigin = false }) {
     selection: model.selection,
     manifest: model.manifest,
     downloads: { wasm: wasm?.info ?? null, model: bundle?.info ?? null },
+    catalogue: indexUrl ? await loadIndex(indexUrl, similarCount, allowCrossOrigin) : null,
   };
+}
+
+/**
+ * Loads the catalogue index into the model: `{ url, posters, thumbnails }`, or `{ url, error }`
+ * when it cannot be had (missing, damaged, made with another model). The model works without.
+ */
+async function loadIndex(url, count, allowCrossOrigin) {
+  try {
+    checkUrl(url, 'index', allowCrossOrigin);
+    if (catalogue?.url !== url) {
+      catalogue = { url, bytes: (await fetchOnce(url, 'index', allowCrossOrigin)).bytes };
+    }
+    return { url, ...model.loadIndex(catalogue.bytes, Math.max(1, Math.min(50, count | 0))) };
+  } catch (error) {
+    return { url, error: describe(error) };
+  }
 }
 
 /**
@@ -164,8 +190,14 @@ function tooBig(resource, bytes) {
 
 async function classify({ bytes, rgba, width, height }) {
   if (!model) throw new Error('no model is loaded');
-  if (rgba) return model.classifyRgba(new Uint8Array(rgba), width, height);
-  return model.classify(new Uint8Array(bytes));
+  const result = rgba
+    ? await model.classifyRgba(new Uint8Array(rgba), width, height)
+    : await model.classify(new Uint8Array(bytes));
+  // Pictures of similar posters are named relative to the index.
+  for (const poster of result.similar ?? []) {
+    if (poster.thumbnail) poster.thumbnail = new URL(poster.thumbnail, catalogue.url).href;
+  }
+  return result;
 }
 
 /**

@@ -12,16 +12,21 @@
 // beside the widget), backend (auto | cpu | webgpu), max-genres (rows shown, default 5),
 // form-field (the `name` of a field in the host's form to fill with the predicted genres:
 // checkboxes whose values are genre names are ticked exactly; a text or hidden input gets them
-// comma-separated).
+// comma-separated), index-src (a catalogue index made by `onesheet index`: the widget then
+// shows "posters like this" under a result, found in wasm on the visitor's machine).
 //
-// Events (bubbling, composed): `onesheet-genres` with detail `{ file, scores, genres }` (all 19
-// scores; genres best first) and `onesheet-error` with detail `{ file, message }`. Method
+// Events (bubbling, composed): `onesheet-genres` with detail `{ file, scores, genres, similar? }`
+// (all 19 scores; genres best first; with index-src, the similar posters `[{ file, score }]`) and `onesheet-error` with detail `{ file, message }`. Method
 // `el.classify(fileOrBlob)` resolves to the same detail. Styling: CSS custom properties
 // (--onesheet-accent, --onesheet-background, --onesheet-foreground, --onesheet-muted,
 // --onesheet-radius, --onesheet-font) and the parts dropzone, button, thumbnail, status,
-// genres, genre, predicted, genre-name, bar, fill, score.
+// genres, genre, predicted, genre-name, bar, fill, score, why (a "Why Horror?" toggle per
+// predicted genre: it draws the genre's map over the thumbnail), similar, similar-poster,
+// similar-picture, similar-name, similar-score.
 import { OnesheetClient, tooBigToRead } from '../lib/client.js';
+import { fillWhy } from '../lib/explain.js';
 import { describeGenres, fileName, fillScores, genresDetail } from '../lib/result.js';
+import { fillSimilar } from '../lib/similar.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
 const SHIPPED_MODEL = new URL('../models/onesheet.safetensors', import.meta.url).href;
@@ -82,13 +87,31 @@ styles.replaceSync(`
   .fill { display: block; height: 100%; width: calc(var(--score) * 100%); background: var(--_muted); }
   li.yes .fill { background: var(--_accent); }
   .score { text-align: right; font-variant-numeric: tabular-nums; font-size: .9em; }
+  .thumb { position: relative; flex: none; align-self: flex-start; }
+  .thumb canvas { display: block; }
+  .thumb .layer { position: absolute; inset: 0; pointer-events: none; box-shadow: none; }
+  .thumb .layer[hidden] { display: none; }
+  .scores { flex: 1; display: grid; gap: .4rem; }
+  .why-list { display: flex; flex-wrap: wrap; gap: .3rem; list-style: none; margin: 0; padding: 0; }
+  .why-list li { display: block; }
+  .why { padding: .1rem .55rem; font-size: .8em; background: transparent; color: var(--_foreground);
+    border: 1px solid color-mix(in srgb, var(--_muted) 60%, transparent); }
+  .why[aria-pressed="true"] { background: var(--_accent); border-color: var(--_accent); color: #fff; }
+  .similar { margin-top: .75rem; }
+  .similar[hidden] { display: none; }
+  .similar h3 { margin: 0 0 .35rem; font-size: .95em; }
+  .similar ol { display: flex; flex-wrap: wrap; gap: .5rem; }
+  .similar li { display: grid; grid-template-columns: none; width: 4.5rem; gap: .1rem; font-size: .75em; }
+  .similar img { width: 4.5rem; height: auto; border-radius: calc(var(--_radius) * .4); }
+  .similar-name { overflow-wrap: anywhere; }
+  .similar-score { color: var(--_muted); }
   .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `);
 
 let instances = 0;
 
 export class OnesheetClassifier extends HTMLElement {
-  static observedAttributes = ['model-src', 'backend', 'max-genres', 'form-field'];
+  static observedAttributes = ['model-src', 'backend', 'max-genres', 'form-field', 'index-src'];
 
   #client = null;
   #listeners = [];
@@ -112,11 +135,16 @@ export class OnesheetClassifier extends HTMLElement {
       input,
     );
     const canvas = h('canvas', { part: 'thumbnail', width: '0', height: '0', role: 'img', 'aria-label': 'Poster preview' });
+    const layer = h('canvas', { class: 'layer', hidden: '', 'aria-hidden': 'true' });
+    const thumb = h('div', { class: 'thumb' }, canvas, layer);
     const list = h('ol', { part: 'genres', 'aria-label': 'Genres with scores' });
-    const result = h('div', { class: 'result', hidden: '' }, canvas, list);
+    const why = h('ul', { class: 'why-list', 'aria-label': 'Show where the model saw a genre' });
+    const result = h('div', { class: 'result', hidden: '' }, thumb, h('div', { class: 'scores' }, list, why));
+    const similarList = h('ol', { 'aria-label': 'Posters like this' });
+    const similar = h('section', { class: 'similar', part: 'similar', hidden: '' }, h('h3', {}, 'Posters like this'), similarList);
     const status = h('p', { class: 'status', part: 'status', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
-    root.append(dropzone, result, status);
-    this.#ui = { input, button, dropzone, canvas, list, result, status };
+    root.append(dropzone, result, similar, status);
+    this.#ui = { input, button, dropzone, canvas, list, result, status, layer, thumb, why, similar, similarList };
 
     button.addEventListener('click', (event) => {
       event.stopPropagation();
@@ -179,6 +207,14 @@ export class OnesheetClassifier extends HTMLElement {
   set maxGenres(value) {
     this.setAttribute('max-genres', String(value));
   }
+  get indexSrc() {
+    return this.getAttribute('index-src') ?? '';
+  }
+
+  set indexSrc(value) {
+    this.setAttribute('index-src', value);
+  }
+
   get formField() {
     return this.getAttribute('form-field') ?? '';
   }
@@ -201,7 +237,7 @@ export class OnesheetClassifier extends HTMLElement {
 
   attributeChangedCallback(name, before, after) {
     if (before === after) return;
-    if ((name === 'model-src' || name === 'backend') && this.#client) {
+    if ((name === 'model-src' || name === 'backend' || name === 'index-src') && this.#client) {
       // Another model or backend: this widget moves to the client for it.
       this.#disconnect();
       if (this.isConnected) this.#connect();
@@ -228,12 +264,18 @@ export class OnesheetClassifier extends HTMLElement {
       status.textContent = `Classifying ${name}…`;
       result.hidden = false;
       this.#ui.list.replaceChildren();
+      this.#ui.why.replaceChildren();
+      this.#ui.layer.hidden = true;
+      this.#ui.similar.hidden = true;
       const drawn = drawThumbnail(canvas, image);
       const answer = await this.#connect().classify(image);
       await drawn;
       if (generation !== this.#generation) return genresDetail(name, answer);
       this.#lastResult = answer;
       fillScores(this.#ui.list, answer, { limit: this.maxGenres });
+      fillWhy(this.#ui.why, answer, this.#ui.layer, this.#ui.canvas);
+      fillSimilar(this.#ui.similarList, answer);
+      this.#ui.similar.hidden = this.#ui.similarList.hidden;
       status.textContent = describeGenres(name, answer);
       this.#fillFormField(answer.genres);
       const detail = genresDetail(name, answer);
@@ -244,6 +286,7 @@ export class OnesheetClassifier extends HTMLElement {
       if (generation === this.#generation) {
         this.#lastResult = null;
         result.hidden = true;
+        this.#ui.similar.hidden = true;
         status.classList.add('error');
         status.textContent = `Could not classify ${name}: ${message}`;
       }
@@ -298,7 +341,12 @@ export class OnesheetClassifier extends HTMLElement {
     if (this.#client && !this.#client.terminated) return this.#client;
     const model = this.modelSrc || SHIPPED_MODEL;
     // The host page chose the model's URL; the widget's own files may be on another origin.
-    const client = OnesheetClient.shared({ model, backend: this.backend, allowCrossOrigin: true });
+    const client = OnesheetClient.shared({
+      model,
+      backend: this.backend,
+      allowCrossOrigin: true,
+      index: this.indexSrc || undefined,
+    });
     this.#client = client;
     const { status } = this.#ui;
     const listen = (type, listener) => {

@@ -17,6 +17,10 @@ pub struct Args {
     /// Sample posters (JPEG, PNG, WebP) a visitor can tap instead of using the camera.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
+    /// The shop's catalogue, served at /catalogue/ for "posters like this": a folder of
+    /// posters holding the index made from it (`onesheet index DIR --out DIR/catalogue.index`).
+    #[arg(long, value_name = "DIR")]
+    pub catalogue: Option<PathBuf>,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -24,7 +28,10 @@ pub struct Args {
 /// Serves the kiosk until interrupted.
 #[cfg(feature = "kiosk")]
 pub fn run(args: Args) -> Result<()> {
-    serve::run(args.server.config(args.port, Content::Kiosk, args.samples))
+    serve::run(
+        args.server
+            .config(args.port, Content::Kiosk, args.samples, args.catalogue),
+    )
 }
 
 /// Without the `kiosk` feature there is nothing to serve: say how to get it.

@@ -5,6 +5,7 @@ mod embed;
 mod evaluate;
 mod explain;
 mod export;
+mod gallery;
 mod index;
 mod kiosk;
 mod serve;
@@ -45,6 +46,8 @@ enum Command {
     Similar(similar::Args),
     /// Where in a poster the model found a genre.
     Explain(explain::Args),
+    /// The catalogue as a static site browsable by genre.
+    Gallery(gallery::Args),
     /// Write a model bundle.
     Export(export::Args),
     /// Serve the drop page, the shop widget and the kiosk (www/) with the models (models/) on
@@ -66,6 +69,7 @@ impl Cli {
             Command::Index(args) => index::run(args),
             Command::Similar(args) => similar::run(args),
             Command::Explain(args) => explain::run(args).map(done),
+            Command::Gallery(args) => gallery::run(args),
             Command::Export(args) => export::run(args).map(done),
             Command::Serve(args) => serve::run(args).map(done),
             Command::Kiosk(args) => kiosk::run(args).map(done),

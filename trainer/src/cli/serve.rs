@@ -22,6 +22,10 @@ pub struct Args {
     /// Sample posters (JPEG, PNG, WebP) the kiosk (/kiosk/) offers to tap.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
+    /// The shop's catalogue, served at /catalogue/ for "posters like this": a folder of
+    /// posters holding the index made from it (`onesheet index DIR --out DIR/catalogue.index`).
+    #[arg(long, value_name = "DIR")]
+    pub catalogue: Option<PathBuf>,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -53,12 +57,19 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The configuration for serving `content`.
-    pub fn config(self, port: u16, content: Content, samples: Option<PathBuf>) -> ServeConfig {
+    pub fn config(
+        self,
+        port: u16,
+        content: Content,
+        samples: Option<PathBuf>,
+        catalogue: Option<PathBuf>,
+    ) -> ServeConfig {
         ServeConfig {
             port,
             host: self.host,
             content,
             samples,
+            catalogue,
             allowed_names: self.allow_hosts,
             threads: self.threads,
             max_connections: usize::from(self.max_connections),
@@ -73,5 +84,8 @@ pub fn run(args: Args) -> Result<()> {
         www: args.www,
         models: args.models,
     };
-    serve::run(args.server.config(args.port, content, args.samples))
+    serve::run(
+        args.server
+            .config(args.port, content, args.samples, args.catalogue),
+    )
 }

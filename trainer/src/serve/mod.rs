@@ -57,6 +57,9 @@ pub struct ServeConfig {
     pub content: Content,
     /// The kiosk's sample posters (JPEG, PNG, WebP files), listed beside its page.
     pub samples: Option<PathBuf>,
+    /// The shop's catalogue: a folder of posters with the `catalogue.index` made from it,
+    /// served at `/catalogue/` for "posters like this".
+    pub catalogue: Option<PathBuf>,
     /// DNS names requests may use besides the bound address (checked by [`valid_name`]).
     pub allowed_names: Vec<String>,
     /// Threads running the server (each serves many connections).
@@ -70,6 +73,8 @@ pub struct ServeConfig {
 
 /// The wasm build the page cannot start without.
 const WASM: &str = "pkg/onesheet_bg.wasm";
+/// The index the faces load from `/catalogue/`.
+pub const CATALOGUE_INDEX: &str = "catalogue.index";
 /// The model the page loads unless told otherwise.
 const SHIPPED_MODEL: &str = "onesheet.safetensors";
 /// How long a connection takes new requests, and then how long it gets to finish: a download
@@ -83,6 +88,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         host,
         content,
         samples,
+        catalogue,
         allowed_names,
         threads,
         max_connections,
@@ -93,6 +99,16 @@ pub fn run(config: ServeConfig) -> Result<()> {
     {
         bail!("{} is not a folder of sample posters", samples.display());
     }
+    if let Some(catalogue) = &catalogue
+        && !catalogue.join(CATALOGUE_INDEX).is_file()
+    {
+        bail!(
+            "{} has no {CATALOGUE_INDEX}: make it with `onesheet index {} --out {}`",
+            catalogue.display(),
+            catalogue.display(),
+            catalogue.join(CATALOGUE_INDEX).display()
+        );
+    }
     if let Some(name) = allowed_names.iter().find(|name| !valid_name(name)) {
         bail!("--allow-host {name:?} is not a DNS name (no address, port or wildcard)");
     }
@@ -102,9 +118,12 @@ pub fn run(config: ServeConfig) -> Result<()> {
                 check_directories(&www, &models)?;
                 let roots = Roots::new(&www, &models)?;
                 let serving = format!("{} and {} (as /models/)", www.display(), models.display());
-                let samples = samples.clone();
+                let (samples, catalogue) = (samples.clone(), catalogue.clone());
                 (
-                    Box::new(move |hosts| Site::new(roots, samples.as_deref(), hosts)),
+                    Box::new(move |hosts| {
+                        Site::new(roots, samples.as_deref(), hosts)?
+                            .with_catalogue(catalogue.as_deref())
+                    }),
                     serving,
                 )
             }
@@ -116,9 +135,11 @@ pub fn run(config: ServeConfig) -> Result<()> {
                          was not built): run scripts/build-wasm.sh, then build again"
                     );
                 }
-                let samples = samples.clone();
+                let (samples, catalogue) = (samples.clone(), catalogue.clone());
                 (
-                    Box::new(move |hosts| Site::kiosk(samples.as_deref(), hosts)),
+                    Box::new(move |hosts| {
+                        Site::kiosk(samples.as_deref(), hosts)?.with_catalogue(catalogue.as_deref())
+                    }),
                     "the kiosk built into this binary".to_string(),
                 )
             }

@@ -8,6 +8,9 @@ pub enum Root {
     Www,
     /// The model bundles, under `/models/`.
     Models,
+    /// The shop's catalogue (`--catalogue`), under `/catalogue/`: its index and its posters'
+    /// pictures.
+    Catalogue,
 }
 
 /// What a URL path names: a file below one of the roots, given as plain names.
@@ -36,12 +39,14 @@ pub fn resolve(url_path: &str) -> Option<Target> {
         .split('/')
         .map(percent_decode)
         .collect::<Option<Vec<_>>>()?;
-    let root = if names.len() > 1 && names[0] == "models" {
-        names.remove(0);
-        Root::Models
-    } else {
-        Root::Www
+    let root = match names.first().map(String::as_str) {
+        Some("models") if names.len() > 1 => Root::Models,
+        Some("catalogue") if names.len() > 1 => Root::Catalogue,
+        _ => Root::Www,
     };
+    if root != Root::Www {
+        names.remove(0);
+    }
     // A directory's page is its index.html, the one file name a URL may leave out.
     if let Some(last) = names.last_mut()
         && last.is_empty()
@@ -81,6 +86,14 @@ pub fn content_type(root: Root, file_name: &str) -> Option<&'static str> {
         Root::Models => match extension.as_str() {
             "safetensors" | "index" => Some("application/octet-stream"),
             "json" => Some("application/json"),
+            _ => None,
+        },
+        // Pictures and the index only: a poster folder may hold anything else.
+        Root::Catalogue => match extension.as_str() {
+            "index" => Some("application/octet-stream"),
+            "jpg" | "jpeg" => Some("image/jpeg"),
+            "png" => Some("image/png"),
+            "webp" => Some("image/webp"),
             _ => None,
         },
         Root::Www => match extension.as_str() {
@@ -207,12 +220,23 @@ mod tests {
             "/README.md",
             "/secret",
             "/key.pem",
+            "/catalogue/evil.html",
+            "/catalogue/evil.svg",
+            "/catalogue/notes.txt",
+            "/catalogue/",
         ] {
             assert_eq!(resolve(bad), None, "{bad:?}");
         }
         assert_eq!(
             resolve("/models/similar.index").map(|t| t.content_type),
             Some("application/octet-stream")
+        );
+        let poster = resolve("/catalogue/horror/It%20(1990).jpg").expect("a poster");
+        assert_eq!(poster.root, Root::Catalogue);
+        assert_eq!(poster.names, ["horror", "It (1990).jpg"]);
+        assert_eq!(
+            resolve("/catalogue/catalogue.index").map(|t| (t.root, t.content_type)),
+            Some((Root::Catalogue, "application/octet-stream"))
         );
     }
 

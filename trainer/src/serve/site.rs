@@ -52,6 +52,8 @@ pub struct Site {
     /// The kiosk's sample posters, if any: listed at `samples/index.json` beside the kiosk's
     /// page and served from `samples/`.
     samples: Option<PathBuf>,
+    /// The shop's catalogue (its index and pictures), if any: served at `/catalogue/`.
+    catalogue: Option<PathBuf>,
     pub(super) hosts: AllowedHosts,
 }
 
@@ -61,6 +63,7 @@ impl Site {
         Ok(Self {
             layout: Layout::Directories(roots),
             samples: samples.map(existing_dir).transpose()?.flatten(),
+            catalogue: None,
             hosts,
         })
     }
@@ -71,8 +74,16 @@ impl Site {
         Ok(Self {
             layout: Layout::Kiosk,
             samples: samples.map(existing_dir).transpose()?.flatten(),
+            catalogue: None,
             hosts,
         })
+    }
+
+    /// Serves the catalogue in `dir` (its `catalogue.index` and its posters) at
+    /// `/catalogue/`, to every face, whatever the layout.
+    pub fn with_catalogue(mut self, dir: Option<&Path>) -> Result<Self> {
+        self.catalogue = dir.map(existing_dir).transpose()?.flatten();
+        Ok(self)
     }
 
     /// The URL directories the kiosk's page is in.
@@ -109,11 +120,18 @@ impl Site {
                     names: vec![file],
                 });
         }
+        if target.root == Root::Catalogue {
+            return self.catalogue.clone().map(|dir| Found::File {
+                dir,
+                names: target.names.clone(),
+            });
+        }
         match &self.layout {
             Layout::Directories(roots) => {
                 let dir = match target.root {
                     Root::Www => Some(roots.www.clone()),
                     Root::Models => roots.models.clone(),
+                    Root::Catalogue => None,
                 }?;
                 Some(Found::File {
                     dir,
@@ -207,11 +225,12 @@ const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'~');
 
 /// Whether other origins may read `target`: the widget's own files, the shared library it
-/// imports, the wasm build and the models, so that a shop's page on another origin can run the
-/// widget from this server. Nothing else (the drop page, the kiosk) is shared.
+/// imports, the wasm build, the models and the catalogue, so that a shop's page on another
+/// origin can run the widget from this server. Nothing else (the drop page, the kiosk) is
+/// shared.
 pub fn shared_cross_origin(target: &Target) -> bool {
     match target.root {
-        Root::Models => true,
+        Root::Models | Root::Catalogue => true,
         Root::Www => {
             target.names.len() > 1 && matches!(target.names[0].as_str(), "widget" | "lib" | "pkg")
         }
@@ -256,6 +275,7 @@ mod embedded {
         let path = target.names.join("/");
         let file = match target.root {
             Root::Models => ShippedModel::get(&path),
+            Root::Catalogue => None,
             Root::Www if matches!(target.names[0].as_str(), "lib" | "pkg") => KioskSite::get(&path),
             Root::Www => KioskSite::get(&format!("kiosk/{path}")),
         }?;

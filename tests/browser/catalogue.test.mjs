@@ -1,0 +1,144 @@
+// "Posters like this" and "why this genre?" in real headless Chromium, on every face: a
+// catalogue indexed by `onesheet index` and served by `onesheet serve --catalogue`, searched
+// in wasm. A distorted copy of a catalogue poster lists that poster first, with its picture;
+// a "why?" toggle draws the genre's map over the thumbnail; the widget (with index-src) and
+// the kiosk show the same. The index also reaches a page of another origin (CORS).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BUNDLE, ONESHEET, SHARED, launch, nthEvent, recordOnesheetEvents, serveOnesheet } from './harness.mjs';
+
+const SOURCE = resolve(SHARED, 'data/posters/images');
+/** The catalogue: the first posters of the shared set, one of them under a hostile-ish name. */
+const CATALOGUE_SIZE = 16;
+
+let scratch;
+let catalogue;
+let server;
+let chromium;
+let names;
+let query;
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'onesheet-catalogue-'));
+  catalogue = join(scratch, 'catalogue');
+  mkdirSync(catalogue);
+  mkdirSync(join(scratch, 'models'));
+  copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
+  const files = readdirSync(SOURCE).filter((f) => f.endsWith('.jpg')).sort().slice(0, CATALOGUE_SIZE);
+  names = files.map((f, i) => (i === 3 ? `<b>odd & "named" ${f}` : f));
+  files.forEach((f, i) => copyFileSync(join(SOURCE, f), join(catalogue, names[i])));
+  const indexed = spawnSync(
+    ONESHEET,
+    ['index', catalogue, '--out', join(catalogue, 'catalogue.index'), '--thumbnails', '{file}',
+      '--model', BUNDLE],
+    { encoding: 'utf8' },
+  );
+  assert.equal(indexed.status, 0, indexed.stderr);
+  // The query: the odd-named poster, as a visitor would have it (another file, another name).
+  query = join(scratch, 'visitor-photo.jpg');
+  copyFileSync(join(catalogue, names[3]), query);
+  server = await serveOnesheet({ models: join(scratch, 'models'), catalogue });
+  chromium = await launch();
+});
+
+after(async () => {
+  await chromium?.close();
+  server?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+async function open(url) {
+  const context = await chromium.browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  await recordOnesheetEvents(page);
+  await page.goto(url);
+  return { context, page };
+}
+
+/** How many of the canvas's pixels are drawn (alpha > 0). */
+function paintedPixels(canvas) {
+  return canvas.evaluate((c) => {
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) painted += data[i] > 0 ? 1 : 0;
+    return { painted, total: c.width * c.height, hidden: c.hidden };
+  });
+}
+
+describe('posters like this, and why', () => {
+  test('the drop page lists the catalogue poster first, with its picture, and overlays a map', async () => {
+    const { context, page } = await open(`${server.url}/`);
+    await page.waitForFunction(() => document.body.dataset.catalogue === '16', null, { timeout: 120_000 });
+    await page.locator('#file').setInputFiles(query);
+    const card = page.locator('#posters li.poster').first();
+    await card.locator('.similar-list li').first().waitFor({ timeout: 120_000 });
+
+    const listed = await card.locator('.similar-list li').evaluateAll((lis) =>
+      lis.map((li) => ({ file: li.dataset.file, score: Number(li.dataset.score), text: li.textContent })),
+    );
+    assert.equal(listed.length, 6, 'six posters like it');
+    assert.equal(listed[0].file, names[3], 'the same poster first');
+    assert.ok(listed[0].score > 0.95 && listed[0].score > listed[1].score, JSON.stringify(listed.slice(0, 2)));
+    assert.ok(listed[0].text.includes('<b>odd'), 'the name shown as text, not markup');
+    assert.equal(await card.locator('.similar-list b').count(), 0);
+    const picture = card.locator('.similar-list li img').first();
+    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await picture.elementHandle());
+
+    const why = card.locator('button.why').first();
+    const genre = await why.getAttribute('data-genre');
+    await why.click();
+    assert.equal(await why.getAttribute('aria-pressed'), 'true');
+    const layer = card.locator('canvas.why-layer');
+    const drawn = await paintedPixels(layer);
+    assert.equal(drawn.hidden, false);
+    assert.ok(drawn.painted > drawn.total / 4, `the map covers the thumbnail: ${JSON.stringify(drawn)}`);
+    assert.equal(await layer.getAttribute('data-genre'), genre);
+    await why.click();
+    assert.equal(await layer.evaluate((c) => c.hidden), true, 'pressed again, the map goes');
+    await context.close();
+  });
+
+  test('the widget with index-src, on a page of another origin, shows the same', async () => {
+    const host = createServer((request, response) => {
+      response.setHeader('Content-Type', 'text/html; charset=utf-8');
+      response.end(`<!doctype html><meta charset="utf-8">
+        <script type="module" src="${server.url}/widget/onesheet-classifier.js"></script>
+        <onesheet-classifier id="w" index-src="${server.url}/catalogue/catalogue.index"></onesheet-classifier>`);
+    });
+    await new Promise((done) => host.listen(0, '127.0.0.1', done));
+    try {
+      const { context, page } = await open(`http://127.0.0.1:${host.address().port}/`);
+      await page.locator('onesheet-classifier input[type=file]').setInputFiles(query);
+      const event = await nthEvent(page, 1);
+      assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+      assert.equal(event.detail.similar[0].file, names[3]);
+      const shown = await page.locator('onesheet-classifier [part=similar-poster]').count();
+      assert.equal(shown, 6);
+      const why = page.locator('onesheet-classifier button.why').first();
+      await why.click();
+      const drawn = await paintedPixels(page.locator('onesheet-classifier canvas.layer'));
+      assert.equal(drawn.hidden, false);
+      assert.ok(drawn.painted > drawn.total / 4, JSON.stringify(drawn));
+      await context.close();
+    } finally {
+      host.close();
+    }
+  });
+
+  test('the kiosk lists posters like the one it was shown', async () => {
+    const { context, page } = await open(`${server.url}/kiosk/?idle=600`);
+    await page.locator('#start').click().catch(() => {});
+    await page.locator('#file').setInputFiles(query);
+    await page.locator('#similar-list li').first().waitFor({ timeout: 120_000 });
+    const first = await page.locator('#similar-list li').first().getAttribute('data-file');
+    assert.equal(first, names[3]);
+    assert.ok((await page.locator('#why button.why').count()) >= 1);
+    await context.close();
+  });
+});
