@@ -2,7 +2,8 @@
 // catalogue indexed by `onesheet index` and served by `onesheet serve --catalogue`, searched
 // in wasm. A distorted copy of a catalogue poster lists that poster first, with its picture;
 // a "why?" toggle draws the genre's map over the thumbnail; the widget (with index-src) and
-// the kiosk show the same. The index also reaches a page of another origin (CORS).
+// the kiosk show the same. The index also reaches a page of another origin (CORS). And
+// `onesheet gallery` builds a static site of the same catalogue that works from file://.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BUNDLE, ONESHEET, SHARED, launch, nthEvent, recordOnesheetEvents, serveOnesheet } from './harness.mjs';
 
 const SOURCE = resolve(SHARED, 'data/posters/images');
@@ -42,6 +44,12 @@ before(async () => {
   // The query: the odd-named poster, as a visitor would have it (another file, another name).
   query = join(scratch, 'visitor-photo.jpg');
   copyFileSync(join(catalogue, names[3]), query);
+  const gallery = spawnSync(
+    ONESHEET,
+    ['gallery', catalogue, '--out', join(scratch, 'site'), '--model', BUNDLE],
+    { encoding: 'utf8' },
+  );
+  assert.equal(gallery.status, 0, gallery.stderr);
   server = await serveOnesheet({ models: join(scratch, 'models'), catalogue });
   chromium = await launch();
 });
@@ -129,6 +137,32 @@ describe('posters like this, and why', () => {
     } finally {
       host.close();
     }
+  });
+
+  test('the gallery works from file://: genre pages, a poster page with maps and similar posters', async () => {
+    const { context, page } = await open(pathToFileURL(join(scratch, 'site/index.html')).href);
+    const genres = await page.locator('.genres a').count();
+    assert.equal(genres, 19);
+    // A genre that has posters, then its best poster.
+    const withPosters = page.locator('.genres li', { hasNot: page.locator('.count:text-is("0")') }).first();
+    await withPosters.locator('a').click();
+    await page.locator('.grid li a').first().click();
+    await page.waitForLoadState();
+    assert.match(page.url(), /\/posters\/\d+\.html$/);
+    const pictures = await page.locator('img').evaluateAll((imgs) => imgs.map((i) => i.complete && i.naturalWidth > 0));
+    assert.ok(pictures.length >= 3 && pictures.every(Boolean), `every picture loads: ${pictures}`);
+    assert.ok((await page.locator('.why img.map').count()) >= 1, 'a map over the poster per genre');
+    assert.equal(await page.locator('ol.grid li').count(), 8, 'eight posters like it');
+
+    // The odd name is text on its page, never markup.
+    // Pages are numbered in the order the catalogue was read: by file name.
+    const odd = [...names].sort().indexOf(names[3]);
+    await page.goto(pathToFileURL(join(scratch, `site/posters/${odd}.html`)).href);
+    assert.equal(await page.locator('h1').textContent(), names[3]);
+    assert.equal(await page.locator('main b').count(), 0);
+    await page.goto(pathToFileURL(join(scratch, 'site/colours.html')).href);
+    assert.ok((await page.locator('.swatch').count()) > 0);
+    await context.close();
   });
 
   test('the kiosk lists posters like the one it was shown', async () => {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use image::{Rgb, RgbImage, imageops};
+use image::{Rgb, RgbImage, Rgba, RgbaImage, imageops};
 use onesheet::explain::GenreMaps;
 use onesheet::inference::Analysis;
 use onesheet::preprocess;
@@ -136,19 +136,46 @@ pub fn overlay(image: &RgbImage, maps: &GenreMaps, genre: usize) -> RgbImage {
     }
     let (w, h) = image.dimensions();
     for (x, y, pixel) in out.enumerate_pixels_mut() {
-        let value = sample(map, maps.width, maps.height, x, y, w, h) / largest;
-        let (colour, alpha) = if value >= 0.0 {
-            // Yellow to red as the evidence grows.
-            let t = value.min(1.0);
-            ([255.0, 230.0 * (1.0 - t), 0.0], 0.75 * t.sqrt())
-        } else {
-            ([30.0, 90.0, 255.0], 0.5 * (-value).min(1.0).sqrt())
-        };
+        let (colour, alpha) = heat(sample(map, maps.width, maps.height, x, y, w, h) / largest);
         *pixel = Rgb(std::array::from_fn(|c| {
             (f32::from(pixel[c]) * (1.0 - alpha) + colour[c] * alpha).round() as u8
         }));
     }
     out
+}
+
+/// A genre's map alone, one translucent pixel per cell (a few hundred bytes as PNG): a page
+/// lays it over the poster and lets the browser smooth it, as the browser faces do.
+pub fn map_image(maps: &GenreMaps, genre: usize) -> RgbaImage {
+    let map = maps.genre(genre);
+    let largest = map
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    RgbaImage::from_fn(maps.width as u32, maps.height as u32, |x, y| {
+        let value = map
+            .get(y as usize * maps.width + x as usize)
+            .copied()
+            .unwrap_or(0.0);
+        let (colour, alpha) = heat(value / largest);
+        Rgba([
+            colour[0] as u8,
+            colour[1] as u8,
+            colour[2] as u8,
+            (alpha * 255.0).round() as u8,
+        ])
+    })
+}
+
+/// A map value scaled to [-1, 1] → colour and opacity: yellow to red as the evidence for the
+/// genre grows, blue against it (www/lib/explain.js draws the same).
+fn heat(value: f32) -> ([f32; 3], f32) {
+    if value >= 0.0 {
+        let t = value.min(1.0);
+        ([255.0, 230.0 * (1.0 - t), 0.0], 0.75 * t.sqrt())
+    } else {
+        ([30.0, 90.0, 255.0], 0.5 * (-value).min(1.0).sqrt())
+    }
 }
 
 /// The map at an image pixel, interpolated bilinearly between cell centres.

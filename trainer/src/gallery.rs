@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use image::{RgbImage, imageops};
+use image::{RgbImage, RgbaImage, imageops};
 use onesheet::index::Index;
 use onesheet::inference::Analysis;
 use onesheet::{Backend, GENRES, NUM_GENRES, preprocess};
 
 use crate::classify::printable;
-use crate::explain::overlay;
+use crate::explain::map_image;
 use crate::posters::{self, Poster};
 use crate::{progress, write};
 
@@ -96,10 +96,10 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
                     let n = shown.len();
                     save_jpeg(&thumb, &config.out.join(format!("pictures/{n}.jpg")))?;
                     for &g in &analysis.prediction.genres {
-                        let why = overlay(&thumb, &analysis.maps, g);
-                        save_jpeg(
-                            &why,
-                            &config.out.join(format!("pictures/{n}-{}.jpg", slug(g))),
+                        let map = map_image(&analysis.maps, g);
+                        save_png(
+                            &map,
+                            &config.out.join(format!("pictures/{n}-{}.png", slug(g))),
                         )?;
                     }
                     shown.push(Shown {
@@ -151,9 +151,20 @@ fn thumbnail(image: &RgbImage) -> RgbImage {
 
 fn save_jpeg(image: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 82)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80)
         .encode_image(image)
         .context("encoding a picture")?;
+    write::atomic(path, &bytes)
+}
+
+fn save_png(image: &RgbaImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .context("encoding a map")?;
     write::atomic(path, &bytes)
 }
 
@@ -185,7 +196,8 @@ const LEVELS: usize = 4;
 const BINS: usize = LEVELS * LEVELS * LEVELS;
 
 /// The share of a picture's coloured pixels in each bin; grays (channels within 32 of each
-/// other), near-black and near-white pixels are left out, as seed 001 did.
+/// other, or in a bin on the gray diagonal), near-black and near-white pixels are left out, as
+/// seed 001 did.
 fn colour_shares(image: &RgbImage) -> Vec<f32> {
     let mut counts = vec![0u32; BINS];
     for pixel in image.pixels() {
@@ -195,7 +207,12 @@ fn colour_shares(image: &RgbImage) -> Vec<f32> {
             continue;
         }
         let level = |v: u8| usize::from(v) * LEVELS / 256;
-        counts[(level(r) * LEVELS + level(g)) * LEVELS + level(b)] += 1;
+        let (lr, lg, lb) = (level(r), level(g), level(b));
+        // A bin on the gray diagonal names a gray whatever tint its pixels have.
+        if lr == lg && lg == lb {
+            continue;
+        }
+        counts[(lr * LEVELS + lg) * LEVELS + lb] += 1;
     }
     let total = counts.iter().sum::<u32>().max(1) as f32;
     counts.into_iter().map(|c| c as f32 / total).collect()
@@ -317,7 +334,7 @@ fn poster_page(n: usize, s: &Shown, shown: &[Shown], index: &Index) -> String {
     for &g in &prediction.genres {
         let _ = writeln!(
             body,
-            "<li><figure><img src=\"../pictures/{n}-{}.jpg\" alt=\"Where the model saw {}\"><figcaption>{}</figcaption></figure></li>",
+            "<li><figure><div class=\"why\"><img src=\"../pictures/{n}.jpg\" alt=\"\"><img class=\"map\" src=\"../pictures/{n}-{}.png\" alt=\"Where the model saw {}\"></div><figcaption>{}</figcaption></figure></li>",
             slug(g),
             GENRES[g].name,
             GENRES[g].name
@@ -412,6 +429,8 @@ a { color: #8a2be2; }
 .scores li.yes a { font-weight: 700; }
 meter { width: 10rem; }
 figure { margin: 0; }
+.why { position: relative; }
+.why .map { position: absolute; inset: 0; width: 100%; height: 100%; box-shadow: none; image-rendering: auto; }
 .colours th { text-align: left; padding-right: 1rem; font-weight: 600; }
 .swatch { display: inline-block; min-width: 3rem; padding: .3rem .4rem; margin: .1rem; border-radius: 4px; color: #fff; text-shadow: 0 0 3px #000; font-size: .8em; text-align: center; }
 ";
