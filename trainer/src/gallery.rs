@@ -414,7 +414,7 @@ pub fn slug(genre: usize) -> String {
         .join("-")
 }
 
-const STYLE: &str = r"body { margin: 0; font: 16px/1.45 system-ui, sans-serif; color: #1d1d1f; background: #faf8f5; }
+const STYLE: &str = "body { margin: 0; font: 16px/1.45 system-ui, sans-serif; color: #1d1d1f; background: #faf8f5; }
 main { max-width: 70rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 a { color: #8a2be2; }
 .genres { columns: 3 12rem; padding-left: 1.2rem; }

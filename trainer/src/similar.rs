@@ -85,7 +85,7 @@ pub fn similar(config: &SimilarConfig) -> Result<usize> {
         |file, analysis| {
             let outcome = match analysis
                 .map_err(anyhow::Error::msg)
-                .and_then(|a| Ok(search(&index, &a.embedding, config.k)?))
+                .and_then(|a| search(&index, &a.embedding, config.k))
             {
                 Ok(similar) => Found::Similar { similar },
                 Err(error) => {
