@@ -12,12 +12,14 @@ scripts/setup.sh test
 step "cargo fmt --check"
 cargo fmt --all --check
 
+# Libraries, binaries and integration tests: the examples (measurements, run on their own) and
+# doc tests (there are none) are left to scripts/lint.sh, which checks every target.
 native_tests() {
   step "cargo build of every test target, linted (clippy's lints, warnings denied)"
-  linted cargo test --workspace --locked --no-run
+  linted cargo test --workspace --locked --lib --bins --tests --no-run
 
   step "cargo test (native: flex and wgpu)"
-  with_clippy cargo test --workspace --locked
+  with_clippy cargo test --workspace --locked --lib --bins --tests
 
   step "test bundle (pretrained backbone, untrained head, f32)"
   # The binary `cargo test` built: `cargo run -p` alone would resolve features anew and rebuild.
