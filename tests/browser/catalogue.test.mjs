@@ -7,7 +7,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -109,6 +109,24 @@ describe('posters like this, and why', () => {
     assert.equal(await layer.getAttribute('data-genre'), genre);
     await why.click();
     assert.equal(await layer.evaluate((c) => c.hidden), true, 'pressed again, the map goes');
+
+    // Same code, same answer: the page's map is `onesheet explain`'s.
+    const result = await page.evaluate(
+      async (bytes) => globalThis.onesheetClient.classify(new Uint8Array(bytes)),
+      [...readFileSync(query)],
+    );
+    const cli = spawnSync(ONESHEET, ['explain', '--format', 'json', '--genre', genre, '--model', BUNDLE, query], {
+      encoding: 'utf8',
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    const expected = JSON.parse(cli.stdout).map;
+    const actual = result.explain.maps[genre];
+    assert.equal(actual.length, expected.length);
+    assert.equal(actual[0].length, expected[0].length);
+    const scale = Math.max(...expected.flat().map(Math.abs));
+    const gap = Math.max(...actual.flat().map((v, i) => Math.abs(v - expected.flat()[i])));
+    console.log(`${genre} map: max |page − CLI| = ${gap.toExponential(2)} (largest |value| ${scale.toFixed(2)})`);
+    assert.ok(gap <= 1e-3 * scale, `maps differ by ${gap}`);
     await context.close();
   });
 
