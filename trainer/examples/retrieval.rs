@@ -87,6 +87,29 @@ fn main() -> Result<()> {
             near_pairs += 1;
         }
     }
+    // Per genre: of the neighbours of a poster labelled with it, the share also labelled with
+    // it, against the genre's share of all test posters (what random neighbours would give).
+    let mut per_genre = Vec::new();
+    for g in 0..NUM_GENRES {
+        let with: Vec<usize> = (0..test.len())
+            .filter(|&i| test[i].labels[g] == Some(true))
+            .collect();
+        let known = test.iter().filter(|p| p.labels[g].is_some()).count();
+        if with.len() < 10 {
+            continue;
+        }
+        let (mut hits, mut seen) = (0usize, 0usize);
+        for &i in &with {
+            for n in index.neighbours_of(i, 10) {
+                if let Some(label) = test[n.position].labels[g] {
+                    hits += usize::from(label);
+                    seen += 1;
+                }
+            }
+        }
+        let base = with.len() as f64 / known.max(1) as f64;
+        per_genre.push((g, hits as f64 / seen.max(1) as f64, base));
+    }
     let (mut random_shared, random_pairs) = (0usize, 100_000usize);
     for _ in 0..random_pairs {
         let (a, b) = (
@@ -130,6 +153,22 @@ fn main() -> Result<()> {
         pct(near_shared, near_pairs),
         pct(random_shared, random_pairs)
     );
+    let lifts: Vec<f64> = per_genre.iter().map(|(_, near, base)| near / base).collect();
+    println!(
+        "per genre (macro over {} genres): neighbours of a poster of the genre are of it {:.1}% of the time, against {:.1}% of all posters: {:.2}x",
+        per_genre.len(),
+        100.0 * per_genre.iter().map(|p| p.1).sum::<f64>() / per_genre.len().max(1) as f64,
+        100.0 * per_genre.iter().map(|p| p.2).sum::<f64>() / per_genre.len().max(1) as f64,
+        lifts.iter().sum::<f64>() / lifts.len().max(1) as f64
+    );
+    for (g, near, base) in &per_genre {
+        println!(
+            "  {:<16} {:5.1}% vs {:5.1}%",
+            onesheet::GENRES[*g].name,
+            100.0 * near,
+            100.0 * base
+        );
+    }
     println!(
         "search over {} posters: {search_ms:.2} ms per query (native, 1 thread); index {:.1} MB",
         big.len(),
