@@ -62,6 +62,11 @@ after(async () => {
 
 async function open(url) {
   const context = await chromium.browser.newContext();
+  const encodings = new Map();
+  context.on('response', async (r) => {
+    encodings.set(new URL(r.url()).pathname, (await r.allHeaders())['content-encoding'] ?? 'identity');
+  });
+  context.encodings = encodings;
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   await recordOnesheetEvents(page);
@@ -109,6 +114,11 @@ describe('posters like this, and why', () => {
     assert.equal(await layer.getAttribute('data-genre'), genre);
     await why.click();
     assert.equal(await layer.evaluate((c) => c.hidden), true, 'pressed again, the map goes');
+
+    // The big files came compressed (and still worked); pictures as they are.
+    assert.equal(context.encodings.get('/pkg/onesheet_bg.wasm'), 'gzip');
+    assert.equal(context.encodings.get('/catalogue/catalogue.index'), 'gzip');
+    assert.equal(context.encodings.get(`/catalogue/${encodeURIComponent(names[3])}`), 'identity');
 
     // Same code, same answer: the page's map is `onesheet explain`'s.
     const result = await page.evaluate(

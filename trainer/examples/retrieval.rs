@@ -153,7 +153,10 @@ fn main() -> Result<()> {
         pct(near_shared, near_pairs),
         pct(random_shared, random_pairs)
     );
-    let lifts: Vec<f64> = per_genre.iter().map(|(_, near, base)| near / base).collect();
+    let lifts: Vec<f64> = per_genre
+        .iter()
+        .map(|(_, near, base)| near / base)
+        .collect();
     println!(
         "per genre (macro over {} genres): neighbours of a poster of the genre are of it {:.1}% of the time, against {:.1}% of all posters: {:.2}x",
         per_genre.len(),

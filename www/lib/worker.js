@@ -233,11 +233,14 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     response.body?.cancel().catch(() => {});
     throw new Error(`could not download ${shorten(url)}: HTTP ${response.status} ${response.statusText}`);
   }
+  // A compressed response announces its compressed length; `onesheet serve` adds the length
+  // fetch hands out (decoded), which sizes the buffer and the progress.
   const declared = response.headers.get('content-length');
-  const total = declared === null ? 0 : Number(declared) || 0;
-  if (total > limit) {
+  const decoded = response.headers.get('x-decoded-content-length');
+  const total = Number(decoded ?? declared) || 0;
+  if (total > limit || Number(declared) > limit) {
     response.body?.cancel().catch(() => {});
-    throw tooBig(resource, total);
+    throw tooBig(resource, Math.max(total, Number(declared) || 0));
   }
   // With a length, one buffer of that size; without, chunks joined at the end.
   let bytes = total > 0 ? new Uint8Array(total) : null;

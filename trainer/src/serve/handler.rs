@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+use super::compress;
 use super::hosts::AllowedHosts;
 use super::paths::{self, Target};
 use super::site::{self, Found, Site};
@@ -73,13 +74,54 @@ pub async fn handle(site: &Site, request: Request) -> Response {
     let Some(found) = site.find(&target) else {
         return not_found();
     };
+    let gzip = compress::accepts_gzip(&parts.headers);
     match found {
         Found::File { dir, names } => {
             let opened = tokio::task::spawn_blocking(move || open_inside(&dir, &names)).await;
             match opened {
+                Ok(Ok((file, metadata)))
+                    if gzip && compress::worth_it(target.content_type, metadata.len()) =>
+                {
+                    let tag = etag(&metadata);
+                    let key = format!("{tag} {}", parts.uri.path());
+                    let compressed = site.compressed.clone();
+                    let length = metadata.len();
+                    let made = tokio::task::spawn_blocking(move || {
+                        compressed.get_or_make(&key, || {
+                            let mut data = Vec::with_capacity(length as usize);
+                            std::io::Read::read_to_end(
+                                &mut std::io::Read::take(file, length),
+                                &mut data,
+                            )?;
+                            Ok(data)
+                        })
+                    })
+                    .await;
+                    match made {
+                        Ok(Ok(copy)) => respond_gzip(&parts, &target, copy, &tag, length),
+                        Ok(Err(_)) | Err(_) => {
+                            refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
+                        }
+                    }
+                }
                 Ok(Ok((file, metadata))) => respond_with_file(&parts, &target, file, &metadata),
                 Ok(Err(error)) if unreachable_file(&error) => not_found(),
                 // Out of file descriptors or memory: worth retrying, unlike a 404.
+                Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+            }
+        }
+        Found::Bytes { data, etag }
+            if gzip && compress::worth_it(target.content_type, data.len() as u64) =>
+        {
+            let length = data.len() as u64;
+            let key = format!("{etag} {}", parts.uri.path());
+            let compressed = site.compressed.clone();
+            let made = tokio::task::spawn_blocking(move || {
+                compressed.get_or_make(&key, || Ok(data.into_owned()))
+            })
+            .await;
+            match made {
+                Ok(Ok(copy)) => respond_gzip(&parts, &target, copy, &etag, length),
                 Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
             }
         }
@@ -99,6 +141,29 @@ pub async fn handle(site: &Site, request: Request) -> Response {
             }
         }
     }
+}
+
+/// Answers with the gzip copy of a file of `decoded` bytes whose own ETag is `identity`.
+fn respond_gzip(
+    parts: &request::Parts,
+    target: &Target,
+    copy: axum::body::Bytes,
+    identity: &str,
+    decoded: u64,
+) -> Response {
+    let length = copy.len() as u64;
+    let mut response = respond(parts, target, &compress::etag(identity), length, || {
+        Body::from(copy)
+    });
+    if response.status() == StatusCode::OK {
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(
+            HeaderName::from_static("x-decoded-content-length"),
+            HeaderValue::from(decoded),
+        );
+    }
+    response
 }
 
 /// Answers with bytes already in memory.
@@ -165,6 +230,9 @@ fn respond(
     if status == StatusCode::OK {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
+    if compress::worth_it(target.content_type, compress::MAX_SOURCE) {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     if site::shared_cross_origin(target) {
         cross_origin_headers(headers);
     }
@@ -181,7 +249,9 @@ fn cross_origin_headers(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag, Content-Length"),
+        HeaderValue::from_static(
+            "ETag, Content-Length, Content-Encoding, X-Decoded-Content-Length",
+        ),
     );
     headers.insert(
         HeaderName::from_static("cross-origin-resource-policy"),
@@ -420,6 +490,56 @@ mod tests {
         ] {
             assert_eq!(call(&site, get(path)).0, StatusCode::NOT_FOUND, "{path}");
         }
+    }
+
+    #[test]
+    fn compressible_files_are_sent_gzipped_to_those_who_accept_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let script = "export const a = 1;\n".repeat(200);
+        std::fs::write(dir.path().join("www/pkg/big.js"), &script).expect("write");
+        let gzip_get = |path: &str| {
+            let mut request = get(path);
+            request.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("gzip, deflate, br"),
+            );
+            request
+        };
+        let (status, headers, body) = call(&site, gzip_get("/pkg/big.js"));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(headers[header::VARY], "Accept-Encoding");
+        assert_eq!(
+            headers["x-decoded-content-length"],
+            script.len().to_string().as_str()
+        );
+        assert_eq!(
+            headers[header::CONTENT_LENGTH],
+            body.len().to_string().as_str()
+        );
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut decoded)
+            .expect("gunzip");
+        assert_eq!(decoded, script);
+        let gz_tag = headers[header::ETAG].to_str().expect("ascii").to_string();
+        assert!(gz_tag.ends_with("-gzip\""), "{gz_tag}");
+
+        // Its own ETag revalidates it; the plain file keeps its own.
+        let mut again = gzip_get("/pkg/big.js");
+        again.headers_mut().insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&gz_tag).expect("ascii"),
+        );
+        assert_eq!(call(&site, again).0, StatusCode::NOT_MODIFIED);
+        let (_, plain, body) = call(&site, get("/pkg/big.js"));
+        assert!(plain.get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(body, script.as_bytes());
+        assert_ne!(plain[header::ETAG], gz_tag.as_str());
+        assert_eq!(plain[header::VARY], "Accept-Encoding");
+        // Too small to bother, and a picture, are sent as they are.
+        let (_, small, _) = call(&site, gzip_get("/pkg/onesheet.js"));
+        assert!(small.get(header::CONTENT_ENCODING).is_none());
     }
 
     #[test]

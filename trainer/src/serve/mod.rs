@@ -11,6 +11,7 @@
 //! this server are refused (`hosts`, against DNS rebinding), and only regular files really
 //! inside the roots, of the types each root needs, are served (`paths`, `handler`).
 
+mod compress;
 mod handler;
 mod hosts;
 mod paths;

@@ -5,10 +5,12 @@
 use std::borrow::Cow;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::compress::Compressed;
 use super::hosts::AllowedHosts;
 use super::paths::{Root, Target};
 
@@ -55,6 +57,8 @@ pub struct Site {
     /// The shop's catalogue (its index and pictures), if any: served at `/catalogue/`.
     catalogue: Option<PathBuf>,
     pub(super) hosts: AllowedHosts,
+    /// gzip copies of the files sent compressed.
+    pub(super) compressed: Arc<Compressed>,
 }
 
 impl Site {
@@ -65,6 +69,7 @@ impl Site {
             samples: samples.map(existing_dir).transpose()?.flatten(),
             catalogue: None,
             hosts,
+            compressed: Arc::default(),
         })
     }
 
@@ -76,6 +81,7 @@ impl Site {
             samples: samples.map(existing_dir).transpose()?.flatten(),
             catalogue: None,
             hosts,
+            compressed: Arc::default(),
         })
     }
 
