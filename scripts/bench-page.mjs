@@ -40,11 +40,15 @@ try {
   const context = await chromium.browser.newContext();
   const page = await context.newPage();
   const fetched = new Map();
+  /** Body bytes as they crossed the network (compressed when the server compressed them). */
+  const wire = new Map();
   context.on('requestfinished', async (request) => {
     const response = await request.response();
-    if (request.method() === 'GET' && response?.status() === 200) {
+    // Only what crossed the network (not the previews' blob: URLs).
+    if (request.method() === 'GET' && response?.status() === 200 && request.url().startsWith('http')) {
       const path = new URL(request.url()).pathname;
       fetched.set(path, (fetched.get(path) ?? 0) + 1);
+      if (!wire.has(path)) wire.set(path, (await request.sizes()).responseBodySize);
     }
   });
 
@@ -85,16 +89,19 @@ try {
 
   let total = 0;
   let totalGz = 0;
-  console.log('downloaded on the first visit (bytes, gzip -9):');
+  let totalWire = 0;
+  console.log('downloaded on the first visit (bytes: the file, gzip -9 of it, what crossed the network):');
   for (const path of files.sort()) {
     const file = path.startsWith('/models/') ? resolve(dirname(model), path.slice('/models/'.length)) : resolve(ROOT, 'www', path === '/' ? 'index.html' : path.slice(1));
     const bytes = readFileSync(file);
     const gz = gzipSync(bytes, { level: 9 }).length;
+    const sent = wire.get(path) ?? 0;
     total += bytes.length;
     totalGz += gz;
-    console.log(`  ${path.padEnd(42)} ${String(statSync(file).size).padStart(10)} ${String(gz).padStart(10)}`);
+    totalWire += sent;
+    console.log(`  ${path.padEnd(42)} ${String(statSync(file).size).padStart(10)} ${String(gz).padStart(10)} ${String(sent).padStart(10)}`);
   }
-  console.log(`  ${'total'.padEnd(42)} ${String(total).padStart(10)} ${String(totalGz).padStart(10)}`);
+  console.log(`  ${'total'.padEnd(42)} ${String(total).padStart(10)} ${String(totalGz).padStart(10)} ${String(totalWire).padStart(10)}`);
   await context.close();
 } finally {
   await chromium.close();
