@@ -34,6 +34,7 @@ export function fillSimilar(list, result) {
     name.className = 'similar-name';
     name.setAttribute('part', 'similar-name');
     name.textContent = poster.file;
+    name.title = poster.file; // cut short to fit; whole on hover
     const score = document.createElement('span');
     score.className = 'similar-score';
     score.setAttribute('part', 'similar-score');

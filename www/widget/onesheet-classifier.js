@@ -103,7 +103,7 @@ styles.replaceSync(`
   .similar ol { display: flex; flex-wrap: wrap; gap: .5rem; }
   .similar li { display: grid; grid-template-columns: none; width: 4.5rem; gap: .1rem; font-size: .75em; }
   .similar img { width: 4.5rem; height: auto; border-radius: calc(var(--_radius) * .4); }
-  .similar-name { overflow-wrap: anywhere; }
+  .similar-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .similar-score { color: var(--_muted); }
   .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `);
