@@ -193,7 +193,7 @@ describe('posters like this, and why', () => {
     await context.close();
   });
 
-  test('the kiosk lists posters like the one it was shown', async () => {
+  test('the kiosk lists posters like the one it was shown, and still does offline', async () => {
     const { context, page } = await open(`${server.url}/kiosk/?idle=600`);
     await page.locator('#start').click().catch(() => {});
     await page.locator('#file').setInputFiles(query);
@@ -201,6 +201,28 @@ describe('posters like this, and why', () => {
     const first = await page.locator('#similar-list li').first().getAttribute('data-file');
     assert.equal(first, names[3]);
     assert.ok((await page.locator('#why button.why').count()) >= 1);
+    const shown = () =>
+      page.waitForFunction(
+        () => {
+          // A picture that fails is removed from the list, so count them too.
+          const pictures = [...document.querySelectorAll('#similar-list img')];
+          return pictures.length === document.querySelectorAll('#similar-list li').length &&
+            pictures.every((i) => i.complete && i.naturalWidth > 0);
+        },
+        null,
+        { timeout: 60_000 },
+      );
+    await shown();
+
+    // Offline, reloaded: the same poster still lists the same posters, pictures included.
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await context.setOffline(true);
+    await page.reload();
+    await page.locator('#start').click().catch(() => {});
+    await page.locator('#file').setInputFiles(query);
+    await page.locator('#similar-list li').first().waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#similar-list li').first().getAttribute('data-file'), names[3]);
+    await shown();
     await context.close();
   });
 });

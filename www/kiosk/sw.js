@@ -28,6 +28,12 @@ const FILES = [
   'samples/index.json',
 ].map((path) => new URL(path, HERE).href);
 const PAGE = FILES[0];
+/**
+ * Pictures of the gallery's catalogue ("posters like this"), kept as they are shown so they
+ * show offline too; its own cache, which `refresh` leaves alone, holding the latest ones.
+ */
+const PICTURES = 'onesheet-catalogue-pictures';
+const MAX_PICTURES = 300;
 /** A slow network counts as none after this long, for the page (the cache answers). */
 const NAVIGATION_TIMEOUT_MS = 4000;
 
@@ -60,8 +66,28 @@ self.addEventListener('message', (event) => {
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  if (request.destination === 'image' && new URL(request.url).pathname.startsWith('/catalogue/')) {
+    event.respondWith(picture(request));
+    return;
+  }
   event.respondWith(answer(request));
 });
+
+/** A catalogue picture: from the network when it answers (and kept), else the kept copy. */
+async function picture(request) {
+  const cache = await caches.open(PICTURES);
+  try {
+    const response = await fetch(request);
+    if (response.ok) {
+      await cache.put(request, response.clone()).catch(() => {}); // a full quota costs nothing
+      const kept = await cache.keys();
+      for (const old of kept.slice(0, Math.max(0, kept.length - MAX_PICTURES))) await cache.delete(old);
+    }
+    return response;
+  } catch {
+    return (await cache.match(request)) ?? new Response('offline, and not kept', { status: 503 });
+  }
+}
 
 async function answer(request) {
   const cache = await caches.open(CACHE);
