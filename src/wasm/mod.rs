@@ -175,7 +175,7 @@ impl Onesheet {
 
     /// Loads a catalogue index (made by `onesheet index` with this model): from now on each
     /// result lists the `count` posters most like it, best first, as `similar: [{ file, score,
-    /// thumbnail? }]`. Replaces any index loaded before. Resolves to `{ posters, thumbnails }`.
+    /// thumbnail? }]`. Replaces any index loaded before. Returns `{ posters, thumbnails }`.
     #[wasm_bindgen(js_name = loadIndex)]
     pub fn load_index(&self, bytes: &[u8], count: usize) -> Result<JsValue, JsError> {
         let index = Index::from_bytes(bytes).map_err(error)?;
