@@ -441,6 +441,23 @@ fn view(dtype: Dtype, shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>, 
     TensorView::new(dtype, shape, data).map_err(|e| IndexError::Invalid(e.to_string()))
 }
 
+/// The mean of some embeddings: the centre an index measures similarity around (empty for
+/// none).
+pub fn mean<'a>(embeddings: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut sum: Vec<f64> = Vec::new();
+    let mut n = 0usize;
+    for embedding in embeddings {
+        sum.resize(sum.len().max(embedding.len()), 0.0);
+        for (s, &v) in sum.iter_mut().zip(embedding) {
+            *s += f64::from(v);
+        }
+        n += 1;
+    }
+    sum.into_iter()
+        .map(|s| (s / n.max(1) as f64) as f32)
+        .collect()
+}
+
 /// Little-endian f32s from bytes (safetensors data need not be aligned for a cast).
 fn floats(bytes: &[u8]) -> Vec<f32> {
     bytes
@@ -543,6 +560,13 @@ mod tests {
                 found: 3
             })
         ));
+    }
+
+    #[test]
+    fn the_mean_is_taken_per_value() {
+        let (a, b) = ([1.0, 2.0], [3.0, 6.0]);
+        assert_eq!(mean([a.as_slice(), b.as_slice()]), vec![2.0, 4.0]);
+        assert!(mean(std::iter::empty::<&[f32]>()).is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use image::{DynamicImage, imageops};
-use onesheet::index::Index;
+use onesheet::index::{self, Index};
 use onesheet::inference::Analysis;
 use onesheet::{Backend, NUM_GENRES};
 use onesheet_trainer::dataset::{self, Labels};
@@ -182,13 +182,7 @@ fn main() -> Result<()> {
 
 /// The test posters' embeddings in an index, `copies` times over (for timing at scale).
 fn build(model: &str, analyses: &[Analysis], copies: usize) -> Result<Index> {
-    let dims = analyses[0].embedding.len();
-    let mut centre = vec![0.0f32; dims];
-    for a in analyses {
-        for (c, v) in centre.iter_mut().zip(&a.embedding) {
-            *c += v / analyses.len() as f32;
-        }
-    }
+    let centre = index::mean(analyses.iter().map(|a| a.embedding.as_slice()));
     let mut index = Index::new(model.to_string(), centre, vec![0.5; NUM_GENRES]);
     for copy in 0..copies {
         for (i, a) in analyses.iter().enumerate() {

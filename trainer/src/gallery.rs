@@ -6,20 +6,18 @@
 //! Every name from a file is HTML-escaped, and nothing from a file name reaches a path in the
 //! site: pages and pictures are numbered.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use image::{RgbImage, RgbaImage, imageops};
-use onesheet::index::Index;
+use onesheet::index::{self, Index};
 use onesheet::inference::Analysis;
 use onesheet::{Backend, GENRES, NUM_GENRES, preprocess};
 
-use crate::classify::printable;
 use crate::explain::map_image;
-use crate::posters::{self, Poster};
+use crate::posters;
 use crate::{progress, write};
 
 /// Posters on a genre's page (seed 003's "top 100 per genre").
@@ -78,15 +76,14 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
     let bar = progress::bar(found.len() as u64, "gallery");
     let mut shown: Vec<Shown> = Vec::with_capacity(found.len());
     let mut failed = 0;
-    let by_path: BTreeMap<&Path, &Poster> = found.iter().map(|p| (p.path.as_path(), p)).collect();
     posters::analyse_each(
         &model.classifier,
-        found.iter().map(|p| p.path.as_path()),
+        &found,
         config.batch,
         &bar,
-        |file, analysis| {
+        |poster, analysis| {
             let picture = analysis.and_then(|analysis| {
-                let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+                let bytes = std::fs::read(&poster.path).map_err(|e| e.to_string())?;
                 let image = preprocess::decode(&bytes, &model.classifier.limits)
                     .map_err(|e| e.to_string())?;
                 Ok((analysis, thumbnail(&image)))
@@ -103,22 +100,14 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
                         )?;
                     }
                     shown.push(Shown {
-                        name: by_path
-                            .get(file)
-                            .map_or_else(String::new, |p| p.name.clone()),
+                        name: poster.name.clone(),
                         colours: colour_shares(&thumb),
                         analysis,
                     });
                 }
                 Err(error) => {
                     failed += 1;
-                    bar.suspend(|| {
-                        eprintln!(
-                            "skipped {}: {}",
-                            printable(&file.to_string_lossy()),
-                            printable(&error)
-                        );
-                    });
+                    posters::report_skipped(&bar, &poster.path, &error);
                 }
             }
             Ok(())
@@ -170,13 +159,7 @@ fn save_png(image: &RgbaImage, path: &Path) -> Result<()> {
 
 /// The site's similarity search: every poster's embedding, centred on the catalogue's mean.
 fn similarity_index(shown: &[Shown], model: &str) -> Result<Index> {
-    let dims = shown[0].analysis.embedding.len();
-    let mut centre = vec![0.0f32; dims];
-    for s in shown {
-        for (c, v) in centre.iter_mut().zip(&s.analysis.embedding) {
-            *c += v / shown.len() as f32;
-        }
-    }
+    let centre = index::mean(shown.iter().map(|s| s.analysis.embedding.as_slice()));
     let mut index = Index::new(model.to_string(), centre, vec![0.5; NUM_GENRES]);
     for (n, s) in shown.iter().enumerate() {
         // Numbered, so that two files of one name in different folders stay two posters.

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use onesheet::Backend;
-use onesheet::index::Index;
+use onesheet::index::{self, Index};
 use onesheet::inference::Analysis;
 
-use crate::classify::printable;
 use crate::posters::{self, Poster};
 use crate::{progress, write};
 
@@ -74,27 +73,15 @@ pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
         let mut analysed: Vec<(String, Analysis)> = Vec::with_capacity(chunk.len());
         posters::analyse_each(
             &model.classifier,
-            chunk.iter().map(|p| p.path.as_path()),
+            chunk.iter().copied(),
             config.batch,
             &bar,
-            |file, analysis| {
+            |poster, analysis| {
                 match analysis {
-                    Ok(analysis) => {
-                        let name = chunk
-                            .iter()
-                            .find(|p| p.path == file)
-                            .map_or_else(String::new, |p| p.name.clone());
-                        analysed.push((name, analysis));
-                    }
+                    Ok(analysis) => analysed.push((poster.name.clone(), analysis)),
                     Err(error) => {
                         failed += 1;
-                        bar.suspend(|| {
-                            eprintln!(
-                                "skipped {}: {}",
-                                printable(&file.to_string_lossy()),
-                                printable(&error)
-                            );
-                        });
+                        posters::report_skipped(&bar, &poster.path, &error);
                     }
                 }
                 Ok(())
@@ -106,7 +93,8 @@ pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
         }
         let index = index.get_or_insert_with(|| {
             let thresholds = model.classifier.bundle.manifest.thresholds();
-            Index::new(model.id.clone(), mean(&analysed), thresholds)
+            let centre = index::mean(analysed.iter().map(|(_, a)| a.embedding.as_slice()));
+            Index::new(model.id.clone(), centre, thresholds)
         });
         for (name, analysis) in analysed {
             index.insert(name, &analysis.embedding, &analysis.prediction.scores)?;
@@ -141,17 +129,4 @@ pub fn read(path: &Path) -> Result<Option<Index>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// The mean embedding: the centre a new index measures similarity around.
-fn mean(analysed: &[(String, Analysis)]) -> Vec<f32> {
-    let dims = analysed.first().map_or(0, |(_, a)| a.embedding.len());
-    let mut sum = vec![0.0f64; dims];
-    for (_, analysis) in analysed {
-        for (s, &v) in sum.iter_mut().zip(&analysis.embedding) {
-            *s += f64::from(v);
-        }
-    }
-    let n = analysed.len().max(1) as f64;
-    sum.into_iter().map(|s| (s / n) as f32).collect()
 }

@@ -13,6 +13,8 @@ use onesheet::inference::{Analysis, Classifier};
 use onesheet::model::ModelInput;
 use rayon::prelude::*;
 
+use crate::classify::printable;
+
 /// Extensions searched for inside folders (files named on the command line are always tried).
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
@@ -107,21 +109,28 @@ pub fn load(path: &Path, backend: Backend) -> Result<Model> {
     })
 }
 
-/// Analyses `files` in batches of `batch`, calling `each` with every file's analysis, or why
-/// there is none, in order; `bar` advances per file. An error from `each` stops the run.
-pub fn analyse_each<'a>(
+impl AsRef<Path> for Poster {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Analyses `files` (paths, or anything that names one, such as a [`Poster`]) in batches of
+/// `batch`, calling `each` with every file and its analysis, or why there is none, in order;
+/// `bar` advances per file. An error from `each` stops the run.
+pub fn analyse_each<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
     classifier: &Classifier,
-    files: impl IntoIterator<Item = &'a Path>,
+    files: impl IntoIterator<Item = &'a F>,
     batch: usize,
     bar: &ProgressBar,
-    mut each: impl FnMut(&'a Path, Result<Analysis, String>) -> Result<()>,
+    mut each: impl FnMut(&'a F, Result<Analysis, String>) -> Result<()>,
 ) -> Result<()> {
-    let files: Vec<&Path> = files.into_iter().collect();
+    let files: Vec<&F> = files.into_iter().collect();
     for chunk in files.chunks(batch.max(1)) {
         let prepared: Vec<Result<ModelInput, String>> = chunk
             .par_iter()
             .map(|file| {
-                let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+                let bytes = std::fs::read(file.as_ref()).map_err(|e| e.to_string())?;
                 classifier.prepare(&bytes).map_err(|e| e.to_string())
             })
             .collect();
@@ -147,4 +156,15 @@ pub fn analyse_each<'a>(
         }
     }
     Ok(())
+}
+
+/// Says on stderr, above the progress bar, that a file was left out and why.
+pub fn report_skipped(bar: &ProgressBar, file: &Path, error: &str) {
+    bar.suspend(|| {
+        eprintln!(
+            "skipped {}: {}",
+            printable(&file.to_string_lossy()),
+            printable(error)
+        );
+    });
 }

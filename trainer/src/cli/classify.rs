@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use onesheet::Backend;
 use onesheet_trainer::classify::{self, ClassifyConfig};
-use onesheet_trainer::paths;
 
-use super::sources::{FormatArg, parse_backend};
+use super::sources::{FormatArg, ModelArgs};
 
 /// Arguments of `onesheet classify`.
 #[derive(clap::Args)]
@@ -16,15 +14,11 @@ pub struct Args {
     /// Poster images, or folders to search for them (JPEG, PNG, WebP, GIF, BMP, TIFF).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Model bundle.
-    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
-    model: PathBuf,
+    #[command(flatten)]
+    run: ModelArgs,
     /// Output format (default: a table for people).
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
-    /// Where the model runs: `cpu` or `webgpu` (natively wgpu on Vulkan, Metal or DX12).
-    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
-    backend: Backend,
     /// Posters run through the model together.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     batch: u16,
@@ -37,9 +31,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let tally = classify::classify(&ClassifyConfig {
         inputs: args.inputs,
-        model: args.model,
+        model: args.run.model,
         format: args.format.into(),
-        backend: args.backend,
+        backend: args.run.backend,
         batch: usize::from(args.batch),
         bench: args.bench,
     })?;

@@ -4,11 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use onesheet::Backend;
 use onesheet_trainer::explain::{self, ExplainConfig};
-use onesheet_trainer::{paths, write};
+use onesheet_trainer::write;
 
-use super::sources::parse_backend;
+use super::sources::ModelArgs;
 
 /// Arguments of `onesheet explain`.
 #[derive(clap::Args)]
@@ -24,12 +23,8 @@ pub struct Args {
     /// `png`: the overlay, to `--out`; `json`: `{"file", "genre", "map"}` on stdout.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Png)]
     format: ExplainFormat,
-    /// Model bundle.
-    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
-    model: PathBuf,
-    /// Where the model runs: `cpu` or `webgpu`.
-    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
-    backend: Backend,
+    #[command(flatten)]
+    run: ModelArgs,
 }
 
 /// Output formats.
@@ -49,8 +44,8 @@ pub fn run(args: Args) -> Result<()> {
     let (explained, genre) = explain::explain(&ExplainConfig {
         poster: args.poster.clone(),
         genre: args.genre,
-        model: args.model,
-        backend: args.backend,
+        model: args.run.model,
+        backend: args.run.backend,
     })?;
     match (args.format, args.out) {
         (ExplainFormat::Json, _) => println!(

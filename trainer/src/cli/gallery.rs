@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use onesheet::Backend;
 use onesheet_trainer::gallery::{self, GalleryConfig};
-use onesheet_trainer::paths;
 
-use super::sources::parse_backend;
+use super::sources::ModelArgs;
 
 /// Arguments of `onesheet gallery`.
 #[derive(clap::Args)]
@@ -19,12 +17,8 @@ pub struct Args {
     /// The site's folder: open its index.html in a browser, or put it on any static host.
     #[arg(long)]
     out: PathBuf,
-    /// Model bundle.
-    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
-    model: PathBuf,
-    /// Where the model runs: `cpu` or `webgpu`.
-    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
-    backend: Backend,
+    #[command(flatten)]
+    run: ModelArgs,
     /// Posters run through the model together.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     batch: u16,
@@ -35,8 +29,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let summary = gallery::gallery(&GalleryConfig {
         inputs: args.inputs,
         out: args.out.clone(),
-        model: args.model,
-        backend: args.backend,
+        model: args.run.model,
+        backend: args.run.backend,
         batch: usize::from(args.batch),
     })?;
     eprintln!(

@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use onesheet::Backend;
-use onesheet_trainer::paths;
 use onesheet_trainer::similar::{self, SimilarConfig};
 
-use super::sources::{FormatArg, parse_backend};
+use super::sources::{FormatArg, ModelArgs};
 
 /// Arguments of `onesheet similar`.
 #[derive(clap::Args)]
@@ -25,12 +23,8 @@ pub struct Args {
     /// Output format (jsonl: `{"file", "similar": [{"file", "score"}, …]}` per poster).
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
-    /// Model bundle (the one the index was made with).
-    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
-    model: PathBuf,
-    /// Where the model runs: `cpu` or `webgpu`.
-    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
-    backend: Backend,
+    #[command(flatten)]
+    run: ModelArgs,
 }
 
 /// Searches for every poster; exit code 1 when any could not be read.
@@ -38,8 +32,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let failed = similar::similar(&SimilarConfig {
         queries: args.posters,
         index: args.index,
-        model: args.model,
-        backend: args.backend,
+        model: args.run.model,
+        backend: args.run.backend,
         k: usize::from(args.k),
         format: args.format.into(),
     })?;

@@ -69,6 +69,17 @@ pub fn parse_backend(text: &str) -> Result<onesheet::Backend, String> {
         .map_err(|e: onesheet::backend::UnknownBackend| e.to_string())
 }
 
+/// Which bundle runs, and where: shared by every subcommand that runs a bundle.
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// Model bundle.
+    #[arg(long, env = "ONESHEET_MODEL", default_value = paths::MODEL)]
+    pub model: PathBuf,
+    /// Where the model runs: `cpu` or `webgpu` (natively wgpu on Vulkan, Metal or DX12).
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: onesheet::Backend,
+}
+
 /// How a listing (`classify`, `similar`) is written.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
