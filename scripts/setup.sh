@@ -37,6 +37,11 @@ fi
 log "rustup target add wasm32-unknown-unknown"
 rustup target add wasm32-unknown-unknown >/dev/null
 
+# The two tools are built for this machine and run for seconds per build: opt-level 1 without
+# LTO builds them in less time and runs them about as fast (wasm-bindgen on the test wasm: 6.2 s
+# against 5.7 s).
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false
 if ! wasm-pack --version 2>/dev/null | grep -qx "wasm-pack $WASM_PACK_VERSION"; then
   log "cargo install wasm-pack $WASM_PACK_VERSION"
   cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
