@@ -15,7 +15,9 @@ use thiserror::Error;
 use crate::checksum::Checksum;
 use crate::genres::{GENRES, NUM_GENRES};
 use crate::model::{GenreClassifier, GenreHeadConfig, MobileNetV2Config};
+use crate::prediction::Prediction;
 use crate::preprocess::InputSpec;
+use crate::year::{Year, YearPrior};
 
 /// The bundle format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -100,6 +102,10 @@ pub struct Manifest {
     pub weights_dtype: String,
     /// Origin and metrics.
     pub provenance: Provenance,
+    /// What the release year adds, when the bundle was trained with it (older bundles have
+    /// none, and classify every poster from its image alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<YearPrior>,
 }
 
 impl Manifest {
@@ -118,6 +124,19 @@ impl Manifest {
                 .collect(),
             weights_dtype: String::new(),
             provenance,
+            year: None,
+        }
+    }
+
+    /// The one rule every face applies to a poster's model scores: with a year (and a bundle
+    /// that knows years) the scores move by the year's decade and its thresholds decide;
+    /// otherwise the bundle's own thresholds decide the image model's scores.
+    pub fn predict(&self, scores: Vec<f32>, year: Option<Year>) -> Prediction {
+        match (self.year.as_ref(), year) {
+            (Some(prior), Some(year)) => {
+                Prediction::decide(prior.apply(&scores, year), &prior.thresholds)
+            }
+            _ => Prediction::decide(scores, &self.thresholds()),
         }
     }
 
@@ -165,6 +184,9 @@ impl Manifest {
                     genre.name, genre.threshold
                 ));
             }
+        }
+        if let Some(prior) = &self.year {
+            prior.validate().map_err(BundleError::Manifest)?;
         }
         Ok(())
     }

@@ -62,11 +62,12 @@ impl Classifier {
         self.bundle.model.scores(batch(inputs, &self.device))
     }
 
-    /// Turns rows of scores into predictions with the bundle's thresholds.
-    pub fn decide(&self, rows: Vec<Vec<f32>>) -> Vec<Prediction> {
-        let thresholds = self.bundle.manifest.thresholds();
+    /// Turns each input's row of model scores into its prediction, with its year when it has
+    /// one ([`crate::bundle::Manifest::predict`]).
+    pub fn decide(&self, inputs: &[ModelInput], rows: Vec<Vec<f32>>) -> Vec<Prediction> {
         rows.into_iter()
-            .map(|s| Prediction::decide(s, &thresholds))
+            .zip(inputs)
+            .map(|(scores, input)| self.bundle.manifest.predict(scores, input.year))
             .collect()
     }
 
@@ -79,13 +80,7 @@ impl Classifier {
         let scores = read_sync(outputs.scores)?;
         let embedding = read_sync(outputs.embedding)?;
         let maps = read_sync(outputs.maps)?;
-        Ok(self.analyses(
-            inputs.len(),
-            [genres, height, width],
-            &scores,
-            &embedding,
-            &maps,
-        ))
+        Ok(self.analyses(inputs, [genres, height, width], &scores, &embedding, &maps))
     }
 
     /// [`Classifier::analyse`], reading back asynchronously (browser-safe).
@@ -102,31 +97,24 @@ impl Classifier {
         let scores = read(scores).await?;
         let embedding = read(embedding).await?;
         let maps = read(maps).await?;
-        Ok(self.analyses(
-            inputs.len(),
-            [genres, height, width],
-            &scores,
-            &embedding,
-            &maps,
-        ))
+        Ok(self.analyses(inputs, [genres, height, width], &scores, &embedding, &maps))
     }
 
     fn analyses(
         &self,
-        n: usize,
+        inputs: &[ModelInput],
         [genres, height, width]: [usize; 3],
         scores: &[f32],
         embedding: &[f32],
         maps: &[f32],
     ) -> Vec<Analysis> {
-        let thresholds = self.bundle.manifest.thresholds();
-        let features = embedding.len() / n.max(1);
+        let features = embedding.len() / inputs.len().max(1);
         let map_size = genres * height * width;
-        (0..n)
+        (0..inputs.len())
             .map(|i| Analysis {
-                prediction: Prediction::decide(
+                prediction: self.bundle.manifest.predict(
                     scores[i * genres..(i + 1) * genres].to_vec(),
-                    &thresholds,
+                    inputs[i].year,
                 ),
                 embedding: embedding[i * features..(i + 1) * features].to_vec(),
                 maps: GenreMaps {
@@ -141,7 +129,7 @@ impl Classifier {
     /// Classifies a batch of prepared inputs (native: reads back synchronously).
     #[cfg(not(target_family = "wasm"))]
     pub fn classify(&self, inputs: &[ModelInput]) -> Result<Vec<Prediction>, InferenceError> {
-        Ok(self.decide(read_rows_sync(self.scores(inputs))?))
+        Ok(self.decide(inputs, read_rows_sync(self.scores(inputs))?))
     }
 
     /// Classifies a batch of prepared inputs, reading back asynchronously (browser-safe).
@@ -149,7 +137,7 @@ impl Classifier {
         &self,
         inputs: &[ModelInput],
     ) -> Result<Vec<Prediction>, InferenceError> {
-        Ok(self.decide(read_rows(self.scores(inputs)).await?))
+        Ok(self.decide(inputs, read_rows(self.scores(inputs)).await?))
     }
 }
 

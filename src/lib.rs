@@ -3,7 +3,7 @@
 //! This crate holds what every face of onesheet shares: the MobileNetV2 genre model
 //! ([`model`]), loading the pretrained backbone ([`pretrained`]), turning image bytes into model
 //! input ([`preprocess`]), the model bundle ([`bundle`]), inference on top of them
-//! ([`inference`]), why a genre ([`explain`]), the catalogue index and its search
+//! ([`inference`]), what the release year adds ([`year`]), why a genre ([`explain`]), the catalogue index and its search
 //! ([`index`]), and the contracts every face keeps: one result and its serialisation
 //! ([`prediction`]) and one backend vocabulary ([`backend`]). It compiles natively (for the trainer and CLI) and to WebAssembly, where
 //! [`wasm`] is the browser API.
@@ -21,9 +21,11 @@ pub mod preprocess;
 pub mod pretrained;
 #[cfg(target_family = "wasm")]
 pub mod wasm;
+pub mod year;
 
 pub use backend::Backend;
 pub use bundle::{Bundle, BundleError, Manifest};
 pub use genres::{GENRES, Genre, NUM_GENRES};
 pub use prediction::Prediction;
 pub use preprocess::{DecodeLimits, InputSpec, PreprocessError};
+pub use year::{Year, YearPrior};

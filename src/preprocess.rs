@@ -480,6 +480,7 @@ pub fn prepare(image: &RgbImage, spec: &InputSpec) -> Result<ModelInput, Preproc
         width,
         height,
         data,
+        year: None,
     })
 }
 

@@ -40,6 +40,7 @@ fn input() -> ModelInput {
         width,
         height,
         data,
+        year: None,
     }
 }
 

@@ -351,6 +351,7 @@ fn a_mirrored_input_reverses_every_row() {
         width: 3,
         height: 1,
         data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        year: None,
     };
     let mirrored = input.mirrored();
     assert_eq!(

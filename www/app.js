@@ -25,6 +25,7 @@ const ui = {
   backend: $('backend'),
   dropzone: $('dropzone'),
   file: $('file'),
+  year: $('year'),
   posters: $('posters'),
   summary: $('summary'),
   csv: $('download-csv'),
@@ -224,7 +225,10 @@ let session = new AbortController();
 const objectUrls = new Set();
 
 function enqueue(file, name) {
-  const entry = { name, size: file.size, type: file.type };
+  // The year box as it is when the poster arrives: changing it later does not move posters
+  // already dropped.
+  const year = ui.year.value.trim() || undefined;
+  const entry = { name, size: file.size, type: file.type, year };
   results.push(entry);
   const card = newCard(name);
   // Before anything reads the file or draws it.
@@ -256,7 +260,7 @@ async function classifyJob({ file, entry, card, signal }) {
   let error = null;
   try {
     if (!client) throw new Error(refused);
-    result = await client.classify(file, { signal });
+    result = await client.classify(file, { signal, year: entry.year });
   } catch (caught) {
     error = caught;
   }
@@ -306,7 +310,8 @@ function showResult(card, result) {
   card.item.dataset.backend = result.backend;
   card.state.textContent =
     `${ms(result.timing.totalMs)} on ${backendName(result.backend)}` +
-    ` (decoding ${ms(result.timing.decodeMs)}, model ${ms(result.timing.inferMs)})`;
+    ` (decoding ${ms(result.timing.decodeMs)}, model ${ms(result.timing.inferMs)})` +
+    (result.year ? `; refined for ${result.year}` : '');
   fillGenres(card.predicted, result);
   fillScores(card.bars, result);
   fillWhy(card.why, result, card.layer, card.thumb);
@@ -405,6 +410,7 @@ ui.json.addEventListener('click', () => {
           file: r.name,
           scores: r.result.scores,
           genres: r.result.genres,
+          ...(r.result.year ? { year: r.result.year } : {}),
           backend: r.result.backend,
           ms: r.result.timing.totalMs,
           ...(r.result.similar
@@ -418,13 +424,13 @@ ui.json.addEventListener('click', () => {
 
 ui.csv.addEventListener('click', () => {
   const names = genreNames.length ? genreNames : Object.keys(results.find((r) => r.result)?.result.scores ?? {});
-  const lines = [['file', 'genres', 'backend', 'ms', ...names, 'error']];
+  const lines = [['file', 'year', 'genres', 'backend', 'ms', ...names, 'error']];
   for (const r of results) {
     if (r.result) {
-      const { scores, genres, backend, timing } = r.result;
-      lines.push([r.name, genres.join('|'), backend, timing.totalMs.toFixed(1), ...names.map((n) => String(scores[n])), '']);
+      const { scores, genres, backend, timing, year } = r.result;
+      lines.push([r.name, year ?? '', genres.join('|'), backend, timing.totalMs.toFixed(1), ...names.map((n) => String(scores[n])), '']);
     } else if (r.error) {
-      lines.push([r.name, '', '', '', ...names.map(() => ''), r.error]);
+      lines.push([r.name, r.year ?? '', '', '', '', ...names.map(() => ''), r.error]);
     }
   }
   download('onesheet-genres.csv', 'text/csv', lines.map((l) => l.map(csvField).join(',')).join('\r\n') + '\r\n');

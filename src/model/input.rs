@@ -1,6 +1,8 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// One image, preprocessed: normalised RGB in CHW order, ready to batch.
+use crate::year::Year;
+
+/// One poster, preprocessed: normalised RGB in CHW order, ready to batch, and its year if known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInput {
     /// Width in pixels.
@@ -9,6 +11,9 @@ pub struct ModelInput {
     pub height: usize,
     /// `3 × height × width` values, channel-major.
     pub data: Vec<f32>,
+    /// The film's release year, when known: it moves the scores by decade (see
+    /// [`crate::year`]), never the pixels.
+    pub year: Option<Year>,
 }
 
 impl ModelInput {

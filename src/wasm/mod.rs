@@ -7,6 +7,7 @@
 //! `panic = "abort"`), so the caller — `www/lib/worker.js` — must start a fresh one after it.
 
 mod backend;
+mod options;
 mod result;
 
 use std::cell::RefCell;
@@ -114,6 +115,7 @@ impl Engine {
             width,
             height,
             data: vec![0.0; 3 * width * height],
+            year: None,
         };
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
@@ -213,27 +215,35 @@ impl Onesheet {
     }
 
     /// Classifies one image (JPEG, PNG, WebP, GIF, BMP or TIFF bytes): `{ backend, scores: { Action: 0.91,
-    /// … }, genres: [names, best first], decisions: { Action: true, … }, timing: { decodeMs,
-    /// inferMs, totalMs } }`.
-    pub async fn classify(&self, image: Vec<u8>) -> Result<JsValue, JsError> {
+    /// … }, genres: [names, best first], decisions: { Action: true, … }, year?, timing: { decodeMs,
+    /// inferMs, totalMs } }`. `options` may give the film's release year, `{ year: 1958 }` (a
+    /// number or a numeric string; empty, `null` or absent means unknown): the result then
+    /// echoes `year`, when the model knows years.
+    pub async fn classify(&self, image: Vec<u8>, options: JsValue) -> Result<JsValue, JsError> {
         let started = now();
-        let input = self.engine.classifier.prepare(&image).map_err(error)?;
+        let year = options::year(&options).map_err(error)?;
+        let mut input = self.engine.classifier.prepare(&image).map_err(error)?;
+        input.year = year;
         self.run(input, started).await
     }
 
     /// Classifies raw RGBA pixels (a canvas's `ImageData.data`, `width`×`height`), as
-    /// [`Onesheet::classify`] does image bytes; alpha is ignored.
+    /// [`Onesheet::classify`] does image bytes, with the same `options`; alpha is ignored.
     #[wasm_bindgen(js_name = classifyRgba)]
     pub async fn classify_rgba(
         &self,
         rgba: Vec<u8>,
         width: u32,
         height: u32,
+        options: JsValue,
     ) -> Result<JsValue, JsError> {
         let started = now();
+        let year = options::year(&options).map_err(error)?;
         let classifier = &self.engine.classifier;
         let rgb = preprocess::from_rgba(rgba, width, height, &classifier.limits).map_err(error)?;
-        let input = preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
+        let mut input =
+            preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
+        input.year = year;
         self.run(input, started).await
     }
 
@@ -256,6 +266,7 @@ impl Onesheet {
             width,
             height,
             data: chw,
+            year: None,
         };
         let classifier = &self.engine.classifier;
         let embedding = classifier
@@ -270,6 +281,9 @@ impl Onesheet {
 impl Onesheet {
     async fn run(&self, input: ModelInput, started: f64) -> Result<JsValue, JsError> {
         let prepared = now();
+        let year = input
+            .year
+            .filter(|_| self.engine.classifier.bundle.manifest.year.is_some());
         let analysis = self
             .engine
             .classifier
@@ -303,6 +317,7 @@ impl Onesheet {
             &analysis.prediction,
             &maps,
             similar.as_deref(),
+            year,
             self.engine.backend,
             timing,
         )

@@ -8,6 +8,7 @@ use super::backend::{Backend, Request};
 use crate::explain::NamedMaps;
 use crate::index::Similar;
 use crate::prediction::{Decisions, Prediction};
+use crate::year::Year;
 
 /// Where one poster's time went, in milliseconds.
 #[allow(
@@ -95,6 +96,10 @@ struct JsPrediction<'a> {
     /// The catalogue's posters most like this one, when an index is loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     similar: Option<&'a [Similar]>,
+    /// The release year the scores were refined with, when one was given and the model knows
+    /// years.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    year: Option<Year>,
     timing: &'a Timing,
 }
 
@@ -102,6 +107,7 @@ pub(super) fn prediction_to_js(
     prediction: &Prediction,
     explain: &NamedMaps,
     similar: Option<&[Similar]>,
+    year: Option<Year>,
     backend: Backend,
     timing: Timing,
 ) -> Result<JsValue, JsError> {
@@ -111,6 +117,7 @@ pub(super) fn prediction_to_js(
         decisions: Decisions(prediction),
         explain,
         similar,
+        year,
         timing: &timing,
     })
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, serveOnesheet } from './harness.mjs';
+import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, scoreGap, serveOnesheet } from './harness.mjs';
 
 const poster = (id) => resolve(SHARED, `data/posters/images/${id}.jpg`);
 const POSTERS = ['tt0111161', 'tt0079285', 'tt0080339'].map(poster);
@@ -211,8 +211,8 @@ describe('CPU backend', () => {
     const lines = readFileSync(await csv.path(), 'utf8').trim().split('\r\n');
     assert.equal(lines.length, 3);
     const header = lines[0].split(',');
-    assert.deepEqual(header.slice(0, 4), ['file', 'genres', 'backend', 'ms']);
-    assert.equal(header.length, 4 + 19 + 1);
+    assert.deepEqual(header.slice(0, 5), ['file', 'year', 'genres', 'backend', 'ms']);
+    assert.equal(header.length, 5 + 19 + 1);
     const first = lines[1].split(',');
     assert.equal(first[0], basename(POSTERS[0]));
     const action = header.indexOf('Action');
@@ -379,6 +379,60 @@ describe('CPU backend', () => {
     await chooser.setFiles([POSTERS[0]]);
     await waitCards(page, 1);
     assert.ok((await cards(page))[0].done);
+    await context.close();
+  });
+
+  test('a release year refines the scores as `onesheet classify --year` does; impossible years are refused', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    assert.equal(await waitReady(page), 'cpu');
+    const name = basename(POSTERS[0]);
+    const plain = classifyNatively([POSTERS[0]])[name];
+    const dated = classifyNatively([POSTERS[0]], BUNDLE, ['--year', '1958'])[name];
+    assert.ok(scoreGap(dated, plain) > 1e-3, 'the year moved no score');
+
+    // The page's year box applies to the posters added after it is filled.
+    await page.getByLabel('Release year, if known').fill('1958');
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[0]]);
+    await waitCards(page, 1);
+    assert.match((await cards(page))[0].state, /refined for 1958/);
+    const [row] = await downloadJson(page);
+    assert.equal(row.year, 1958);
+    assertSameScores(row, dated, CPU_TOLERANCE, 'year 1958');
+
+    // The client API: a number or a numeric string; empty means none; nonsense is refused.
+    const answers = await page.evaluate(async (bytes) => {
+      const client = globalThis.onesheetClient;
+      const blob = () => new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' });
+      const attempt = (year) => client.classify(blob(), { year }).catch((e) => ({ error: e.message }));
+      return {
+        text: await attempt('1958'),
+        empty: await attempt(''),
+        rgba: await (async () => {
+          const bitmap = await createImageBitmap(blob());
+          const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+          canvas.getContext('2d').drawImage(bitmap, 0, 0);
+          return client.classify(canvas.getContext('2d').getImageData(0, 0, bitmap.width, bitmap.height), { year: 1958 });
+        })(),
+        early: await attempt(1492),
+        fraction: await attempt(1958.5),
+        words: await attempt('nineteen fifty'),
+      };
+    }, bytesOf(POSTERS[0]));
+    assert.equal(answers.text.year, 1958);
+    assert.ok(scoreGap(answers.text, dated) <= CPU_TOLERANCE);
+    assert.equal(answers.empty.year, undefined);
+    assert.ok(scoreGap(answers.empty, plain) <= CPU_TOLERANCE);
+    assert.equal(answers.rgba.year, 1958);
+    assert.match(answers.early.error, /1492 is not a film's release year \(expected 1870 to 2100\)/);
+    assert.match(answers.fraction.error, /1958.5 is not a year/);
+    assert.match(answers.words.error, /`nineteen fifty` is not a year/);
+    // The page still works after the refusals.
+    await page.getByLabel('Release year, if known').fill('');
+    await page.getByLabel('Choose poster images…').setInputFiles([POSTERS[0]]);
+    await waitCards(page, 2);
+    const rows = await downloadJson(page);
+    assert.equal(rows[1].year, undefined);
+    assertSameScores(rows[1], plain, CPU_TOLERANCE, 'no year');
     await context.close();
   });
 

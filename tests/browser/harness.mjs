@@ -85,8 +85,8 @@ export async function launch({ webgpu = false, liftoff = false, extraArgs = [] }
 }
 
 /** `onesheet classify --format jsonl` on `files` with `model`: { file basename: line }. */
-export function classifyNatively(files, model = BUNDLE) {
-  const run = spawnSync(ONESHEET, ['classify', '--model', model, '--format', 'jsonl', ...files], {
+export function classifyNatively(files, model = BUNDLE, extraArgs = []) {
+  const run = spawnSync(ONESHEET, ['classify', '--model', model, '--format', 'jsonl', ...extraArgs, ...files], {
     encoding: 'utf8',
   });
   if (!run.stdout) throw new Error(`onesheet classify printed nothing: ${run.stderr}`);

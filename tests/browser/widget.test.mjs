@@ -107,6 +107,25 @@ describe('the shop widget', () => {
     assertMatchesNative({ ...again, file: basename(POSTERS[1]) }, POSTERS[1]);
     assert.equal(again.file, 'again.jpg');
 
+    // A shop that knows the film's year says so with the `year` attribute: the scores are the
+    // CLI's with `--year`; an impossible year is an error event, and removing it goes back.
+    const withYear = classifyNatively([POSTERS[1]], BUNDLE, ['--year', '1931'])[basename(POSTERS[1])];
+    assert.ok(scoreGap(withYear, native[basename(POSTERS[1])]) > 1e-3, 'the year moved no score');
+    const classifyWith = (year) =>
+      page.locator('onesheet-classifier').evaluate(async (el, [bytes, year]) => {
+        if (year === null) el.removeAttribute('year');
+        else el.setAttribute('year', year);
+        const blob = new File([new Uint8Array(bytes)], 'dated.jpg', { type: 'image/jpeg' });
+        return el.classify(blob).catch((e) => ({ error: e.message }));
+      }, [[...readFileSync(POSTERS[1])], year]);
+    const dated = await classifyWith('1931');
+    const gap = scoreGap(dated, withYear);
+    console.log(`year 1931: max |widget − CLI --year| = ${gap.toExponential(2)}`);
+    assert.ok(gap <= TOLERANCE, `scores differ by ${gap}`);
+    assert.deepEqual(dated.genres, withYear.genres);
+    assert.match((await classifyWith('1492')).error, /1492 is not a film's release year/);
+    assert.ok(scoreGap(await classifyWith(null), native[basename(POSTERS[1])]) <= TOLERANCE);
+
     await page.screenshot({ path: join(ARTIFACTS, 'widget-shop-demo.png'), fullPage: true });
     // Host styles do not reach into the widget, and its styles do not leak out.
     const styles = await page.evaluate(() => {

@@ -9,6 +9,7 @@ use anyhow::Result;
 use onesheet::prediction::{Outcome, PosterResult};
 use onesheet::{Backend, GENRES};
 
+use crate::years::Years;
 use crate::{posters, progress};
 
 /// A classification run's settings.
@@ -26,6 +27,8 @@ pub struct ClassifyConfig {
     pub batch: usize,
     /// Print nothing per poster; report posters per second on stderr.
     pub bench: bool,
+    /// The posters' release years, where known.
+    pub years: Years,
 }
 
 /// Output formats.
@@ -60,9 +63,10 @@ pub fn classify(args: &ClassifyConfig) -> Result<Tally> {
     let bar = progress::bar(posters.len() as u64, "classifying");
     let mut writer = Writer::new(args.format, args.bench);
     let mut failed = 0usize;
-    posters::analyse_each(
+    posters::analyse_each_with(
         &model.classifier,
         posters.iter().map(|p| p.path.as_path()),
+        |path| args.years.of(path),
         args.batch,
         &bar,
         |file, analysis| {

@@ -8,6 +8,7 @@ use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
 use onesheet::model::{GenreClassifier, GenreHeadConfig};
 use onesheet::preprocess::InputSpec;
 use onesheet::pretrained;
+use onesheet::{NUM_GENRES, YearPrior};
 
 use crate::write;
 
@@ -24,9 +25,26 @@ pub struct ExportConfig {
     pub precision: Precision,
 }
 
-/// Writes a bundle of the pretrained backbone and an untrained genre head. Its scores mean
-/// nothing: it exists to test the bundle, the CLI and the browser. (A trained bundle is
-/// written by [`crate::training::train`].)
+/// A year prior as meaningless as the untrained head, so that the year's path through every
+/// face is tested: offsets from -1 to +1 that differ by decade and genre, from the 1900s to the
+/// 2020s, and thresholds of 0.5.
+fn test_year_prior() -> YearPrior {
+    YearPrior {
+        first_decade: 1900,
+        offsets: (0..13)
+            .map(|d| {
+                (0..NUM_GENRES)
+                    .map(|g| ((d * 7 + g * 3) % 9) as f32 / 4.0 - 1.0)
+                    .collect()
+            })
+            .collect(),
+        thresholds: vec![0.5; NUM_GENRES],
+    }
+}
+
+/// Writes a bundle of the pretrained backbone and an untrained genre head (and a made-up year
+/// prior). Its scores mean nothing: it exists to test the bundle, the CLI and the browser. (A
+/// trained bundle is written by [`crate::training::train`].)
 pub fn export_untrained(args: &ExportConfig) -> Result<()> {
     let device = Device::flex();
     let network = pretrained::load_file(&args.weights, &device)
@@ -39,14 +57,17 @@ pub fn export_untrained(args: &ExportConfig) -> Result<()> {
         trained: false,
         created: write::timestamp(),
         backbone: format!("{} ({})", pretrained::DESCRIPTION, args.weights.display()),
-        recipe: "untrained genre head: for tests only, its scores mean nothing".into(),
+        recipe: "untrained genre head and made-up year prior: for tests only, its scores mean \
+                 nothing"
+            .into(),
         ..Provenance::default()
     };
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         InputSpec::mobilenet(args.size.0, args.size.1),
         0.5,
         provenance,
     );
+    manifest.year = Some(test_year_prior());
     let bytes = Bundle { manifest, model }.to_bytes(args.precision)?;
     write::atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} bytes)", args.out.display(), bytes.len());

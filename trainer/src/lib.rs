@@ -30,3 +30,4 @@ pub mod gallery;
 pub mod index;
 pub mod serve;
 pub mod similar;
+pub mod years;

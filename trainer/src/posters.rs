@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use onesheet::Backend;
+use onesheet::Year;
 use onesheet::bundle::Bundle;
 use onesheet::inference::{Analysis, Classifier};
 use onesheet::model::ModelInput;
@@ -123,6 +124,18 @@ pub fn analyse_each<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
     files: impl IntoIterator<Item = &'a F>,
     batch: usize,
     bar: &ProgressBar,
+    each: impl FnMut(&'a F, Result<Analysis, String>) -> Result<()>,
+) -> Result<()> {
+    analyse_each_with(classifier, files, |_| None, batch, bar, each)
+}
+
+/// [`analyse_each`], with each file's release year from `year_of` (see [`onesheet::year`]).
+pub fn analyse_each_with<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
+    classifier: &Classifier,
+    files: impl IntoIterator<Item = &'a F>,
+    year_of: impl Fn(&F) -> Option<Year> + Sync,
+    batch: usize,
+    bar: &ProgressBar,
     mut each: impl FnMut(&'a F, Result<Analysis, String>) -> Result<()>,
 ) -> Result<()> {
     let files: Vec<&F> = files.into_iter().collect();
@@ -131,7 +144,9 @@ pub fn analyse_each<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
             .par_iter()
             .map(|file| {
                 let bytes = std::fs::read(file.as_ref()).map_err(|e| e.to_string())?;
-                classifier.prepare(&bytes).map_err(|e| e.to_string())
+                let mut input = classifier.prepare(&bytes).map_err(|e| e.to_string())?;
+                input.year = year_of(file);
+                Ok(input)
             })
             .collect();
         // The good inputs go to the model as one batch; each file keeps its place (or error).

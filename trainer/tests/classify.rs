@@ -146,3 +146,102 @@ fn a_symlink_loop_costs_its_own_entries_not_the_run() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("skipped"));
 }
+
+/// `classify` with extra arguments before the inputs, as JSON lines: (exit code, lines, stderr).
+fn classify_with(
+    model: &Path,
+    args: &[&str],
+    inputs: &[&Path],
+) -> (Option<i32>, Vec<Value>, String) {
+    let output = onesheet()
+        .arg("classify")
+        .arg("--model")
+        .arg(model)
+        .args(["--format", "jsonl"])
+        .args(args)
+        .args(inputs)
+        .output()
+        .expect("classify runs");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    (
+        output.status.code(),
+        lines,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn scores_of(line: &Value) -> Vec<f32> {
+    onesheet::GENRES
+        .iter()
+        .map(|g| line["scores"][g.name].as_f64().expect("a score") as f32)
+        .collect()
+}
+
+#[test]
+fn a_year_moves_the_scores_by_the_bundles_prior_and_bad_years_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = bundle(dir.path());
+    let manifest = onesheet::Bundle::read_manifest(&std::fs::read(&model).expect("read bundle"))
+        .expect("a manifest");
+    let prior = manifest.year.expect("the test bundle carries a year prior");
+    let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    poster(&a, 30);
+    poster(&b, 200);
+
+    let (code, plain, _) = classify_with(&model, &[], &[&a, &b]);
+    assert_eq!(code, Some(0));
+    let expect = |line: &Value, year: u16| -> Vec<f32> {
+        let year = onesheet::Year::new(i64::from(year)).expect("a year");
+        prior.apply(&scores_of(line), year)
+    };
+    let close =
+        |got: &[f32], want: &[f32]| got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 1e-6);
+
+    // One year for every poster; the lines keep their shape.
+    let (code, dated, _) = classify_with(&model, &["--year", "1958"], &[&a, &b]);
+    assert_eq!(code, Some(0));
+    for (with, without) in dated.iter().zip(&plain) {
+        let keys: Vec<&String> = with.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["file", "scores", "genres"]);
+        assert!(close(&scores_of(with), &expect(without, 1958)));
+        assert!(
+            !close(&scores_of(with), &scores_of(without)),
+            "1958 moved nothing"
+        );
+    }
+
+    // Per file from a CSV: a listed file gets its year, an empty year and an unlisted file none.
+    let csv = dir.path().join("years.csv");
+    std::fs::write(&csv, "file,year\nshop/a.png,1925\nb.png,\n").expect("write csv");
+    let csv_arg = csv.to_str().expect("a UTF-8 temp path");
+    let (code, listed, _) = classify_with(&model, &["--years", csv_arg], &[&a, &b]);
+    assert_eq!(code, Some(0));
+    assert!(close(&scores_of(&listed[0]), &expect(&plain[0], 1925)));
+    assert!(close(&scores_of(&listed[1]), &scores_of(&plain[1])));
+
+    // Refusals name what is wrong, before any poster is read.
+    for (args, says) in [
+        (vec!["--year", "1492"], "1492 is not a film's release year"),
+        (vec!["--year", "MCMLVIII"], "`MCMLVIII` is not a year"),
+        (
+            vec!["--year", "1958", "--years", csv_arg],
+            "cannot be used with",
+        ),
+    ] {
+        let (code, lines, stderr) = classify_with(&model, &args, &[&a]);
+        assert_ne!(code, Some(0), "{args:?} was accepted");
+        assert!(lines.is_empty());
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    std::fs::write(&csv, "file,year\na.png,1925\nb.png,soon\n").expect("write csv");
+    let (code, lines, stderr) = classify_with(&model, &["--years", csv_arg], &[&a]);
+    assert_ne!(code, Some(0));
+    assert!(lines.is_empty());
+    assert!(
+        stderr.contains("line 3") && stderr.contains("`soon` is not a year"),
+        "{stderr}"
+    );
+}

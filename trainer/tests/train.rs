@@ -183,13 +183,25 @@ fn trains_evaluates_and_classifies() {
         provenance.backbone.contains("weights SHA-256 "),
         "{provenance:?}"
     );
-    for needle in ["head:", "top:", "full:", "dropout 0.3", "seed 42"] {
+    for needle in [
+        "head:",
+        "top:",
+        "full:",
+        "dropout 0.3",
+        "release year",
+        "seed 42",
+    ] {
         assert!(
             provenance.recipe.contains(needle),
             "recipe lacks {needle}: {provenance:?}"
         );
     }
     assert_eq!((manifest.input.width, manifest.input.height), (64, 96));
+    // The films span the 1930s to the 2000s: the bundle learned a prior over those decades.
+    let prior = manifest.year.as_ref().expect("a year prior");
+    assert_eq!(prior.first_decade, 1930);
+    assert_eq!(prior.offsets.len(), 8);
+    assert!(prior.validate().is_ok());
     assert!(
         manifest
             .thresholds()
@@ -216,6 +228,8 @@ fn trains_evaluates_and_classifies() {
         "logistic regression",
         "label-frequency prior",
         "Per decade",
+        "given the release year",
+        "| with the year |",
     ] {
         assert!(text.contains(needle), "report lacks {needle}:\n{text}");
     }

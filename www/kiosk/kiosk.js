@@ -26,6 +26,7 @@ const ui = {
   cameraMessage: $('camera-message'),
   capture: $('capture'),
   file: $('file'),
+  year: $('year'),
   samples: $('samples'),
   result: $('result'),
   thumbnail: $('thumbnail'),
@@ -83,6 +84,7 @@ function sleep() {
   stopCamera();
   generation += 1; // an answer still on its way is for a visitor who left
   ui.result.hidden = true;
+  ui.year.value = ''; // the next visitor's poster is another film
   ui.main.hidden = true;
   ui.attract.hidden = false;
   document.body.dataset.screen = 'attract';
@@ -244,7 +246,7 @@ async function classify(image, name) {
   status(`Looking at ${name}…`);
   try {
     const [result] = await Promise.all([
-      client.classify(image),
+      client.classify(image, { year: ui.year.value.trim() }),
       drawThumbnail(ui.thumbnail, image, 360),
     ]);
     if (mine !== generation) return;

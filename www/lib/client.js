@@ -7,6 +7,7 @@
 //   const info = await client.ready;      // { backend, selection, manifest, downloads }
 //   const r = await client.classify(file); // Blob | ArrayBuffer | typed array | ImageData
 //   client.classify(file, { signal });     // an AbortSignal cancels it (rejects with its reason)
+//   client.classify(file, { year: 1958 }); // the release year, when known, refines the genres
 //   r.scores.Action; r.genres; r.decisions; r.timing.totalMs; r.backend
 //
 // Several widgets on one page share one worker and one model: `OnesheetClient.shared(options)`
@@ -29,7 +30,8 @@
 //   → { id, type: 'load', wasmUrl, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
 //       allowCrossOrigin?: boolean }           (default false: both URLs must be on the
 //                                               worker's origin; http(s) only in any case)
-//   → { id, type: 'classify', bytes: ArrayBuffer } | { id, type: 'classify', rgba, width, height }
+//   → { id, type: 'classify', bytes: ArrayBuffer, year? } | { id, type: 'classify', rgba, width,
+//       height, year? }                          (year: a number or numeric string; see classify)
 //   → { id, type: 'panic-for-testing' }             (a deliberate Rust panic; only wasm built
 //                                                   with the `testing` feature has it)
 //   → { type: 'cancel', id }                        request `id` was aborted: if it has not
@@ -219,14 +221,16 @@ export class OnesheetClient extends EventTarget {
 
   /**
    * Classifies one image: a Blob or File (JPEG, PNG, WebP), its bytes, or an ImageData.
-   * Resolves to `{ backend, scores, genres, decisions, explain, similar?, timing }`
-   * (`explain`: the predicted genres' maps, see lib/explain.js; `similar`: with an index);
-   * rejects with the reason the
+   * Resolves to `{ backend, scores, genres, decisions, explain, similar?, year?, timing }`
+   * (`explain`: the predicted genres' maps, see lib/explain.js; `similar`: with an index).
+   * `year`, the film's release year when known (a number or a numeric string; empty or absent
+   * means unknown), refines the genres by decade; the result echoes it when the model knows
+   * years, and an impossible year rejects. Rejects with the reason the
    * image could not be read, or a ModelCrashedError when the model died on it. With `signal`
    * aborted, it rejects at once with the signal's reason: before the image is handed to the
    * worker, it never is; after, the worker skips it if it has not started it.
    */
-  async classify(image, { signal } = {}) {
+  async classify(image, { signal, year } = {}) {
     this.#check();
     signal?.throwIfAborted();
     let message;
@@ -245,6 +249,7 @@ export class OnesheetClient extends EventTarget {
       throw new TypeError('classify() takes a Blob, an ArrayBuffer, a typed array or an ImageData');
     }
     signal?.throwIfAborted(); // aborted while the Blob was read
+    if (year !== undefined && year !== null && year !== '') message.year = year;
     return this.#request(message, {}, signal);
   }
 

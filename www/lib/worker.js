@@ -188,11 +188,12 @@ function tooBig(resource, bytes) {
   );
 }
 
-async function classify({ bytes, rgba, width, height }) {
+async function classify({ bytes, rgba, width, height, year }) {
   if (!model) throw new Error('no model is loaded');
+  const options = year === undefined ? undefined : { year };
   const result = rgba
-    ? await model.classifyRgba(new Uint8Array(rgba), width, height)
-    : await model.classify(new Uint8Array(bytes));
+    ? await model.classifyRgba(new Uint8Array(rgba), width, height, options)
+    : await model.classify(new Uint8Array(bytes), options);
   // Pictures of similar posters are named relative to the index.
   for (const poster of result.similar ?? []) {
     if (poster.thumbnail) poster.thumbnail = new URL(poster.thumbnail, catalogue.url).href;

@@ -13,7 +13,9 @@
 // form-field (the `name` of a field in the host's form to fill with the predicted genres:
 // checkboxes whose values are genre names are ticked exactly; a text or hidden input gets them
 // comma-separated), index-src (a catalogue index made by `onesheet index`: the widget then
-// shows "posters like this" under a result, found in wasm on the visitor's machine).
+// shows "posters like this" under a result, found in wasm on the visitor's machine), year (the
+// film's release year, when the shop knows it: it refines the genres by decade; empty means
+// unknown, and an impossible year is reported as an error).
 //
 // Events (bubbling, composed): `onesheet-genres` with detail `{ file, scores, genres, similar? }`
 // (all 19 scores; genres best first; with index-src, the similar posters `[{ file, score }]`) and `onesheet-error` with detail `{ file, message }`. Method
@@ -111,7 +113,7 @@ styles.replaceSync(`
 let instances = 0;
 
 export class OnesheetClassifier extends HTMLElement {
-  static observedAttributes = ['model-src', 'backend', 'max-genres', 'form-field', 'index-src'];
+  static observedAttributes = ['model-src', 'backend', 'max-genres', 'form-field', 'index-src', 'year'];
 
   #client = null;
   #listeners = [];
@@ -215,6 +217,14 @@ export class OnesheetClassifier extends HTMLElement {
     this.setAttribute('index-src', value);
   }
 
+  get year() {
+    return (this.getAttribute('year') ?? '').trim();
+  }
+  set year(value) {
+    if (value === null || value === undefined || value === '') this.removeAttribute('year');
+    else this.setAttribute('year', String(value));
+  }
+
   get formField() {
     return this.getAttribute('form-field') ?? '';
   }
@@ -268,7 +278,7 @@ export class OnesheetClassifier extends HTMLElement {
       this.#ui.layer.hidden = true;
       this.#ui.similar.hidden = true;
       const drawn = drawThumbnail(canvas, image);
-      const answer = await this.#connect().classify(image);
+      const answer = await this.#connect().classify(image, { year: this.year });
       await drawn;
       if (generation !== this.#generation) return genresDetail(name, answer);
       this.#lastResult = answer;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use onesheet::Year;
 use onesheet_trainer::classify::{self, ClassifyConfig};
+use onesheet_trainer::years::Years;
 
 use super::sources::{FormatArg, ModelArgs};
 
@@ -25,10 +27,22 @@ pub struct Args {
     /// Print nothing per poster; report posters per second on stderr.
     #[arg(long)]
     bench: bool,
+    /// The release year of every poster given: it refines the genres by decade.
+    #[arg(long, value_name = "YEAR", conflicts_with = "years")]
+    year: Option<Year>,
+    /// A CSV with the header `file,year`: each poster whose file name is listed gets its year
+    /// (the others, and empty years, none).
+    #[arg(long, value_name = "FILE.csv")]
+    years: Option<PathBuf>,
 }
 
 /// Classifies every input; exit code 1 when any file failed.
 pub fn run(args: Args) -> Result<ExitCode> {
+    let years = match (args.year, &args.years) {
+        (Some(year), _) => Years::All(year),
+        (None, Some(csv)) => Years::read_csv(csv)?,
+        (None, None) => Years::None,
+    };
     let tally = classify::classify(&ClassifyConfig {
         inputs: args.inputs,
         model: args.run.model,
@@ -36,6 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         backend: args.run.backend,
         batch: usize::from(args.batch),
         bench: args.bench,
+        years,
     })?;
     Ok(if tally.failed == 0 {
         ExitCode::SUCCESS

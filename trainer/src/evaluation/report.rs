@@ -22,8 +22,12 @@ pub struct SplitReport {
     pub model: Summary,
     /// The bundle's figures with test-time mirroring (mean of both views' scores).
     pub with_mirror: Summary,
+    /// The bundle's figures given each poster's release year, when it knows years.
+    pub with_year: Option<Summary>,
     /// The bundle's figures per decade.
     pub decades: BTreeMap<u16, Summary>,
+    /// The same with the year (empty when the bundle does not know years).
+    pub decades_with_year: BTreeMap<u16, Summary>,
     /// Each baseline's figures.
     pub baselines: Vec<BaselineFigures>,
     /// Seconds the bundle took on these posters (decode included).
@@ -113,6 +117,16 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             ),
             &split.with_mirror,
         )?;
+        if let Some(with) = &split.with_year {
+            summary_row(
+                &mut md,
+                &format!(
+                    "{} — onesheet given the release year (optional input)",
+                    split.collection
+                ),
+                with,
+            )?;
+        }
         for b in &split.baselines {
             summary_row(
                 &mut md,
@@ -180,35 +194,83 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             summary_row(&mut md, &format!("{decade}s"), s)?;
         }
         writeln!(md)?;
+        if !split.decades_with_year.is_empty() {
+            writeln!(
+                md,
+                "Given the release year (the bundle's per-decade prior and its thresholds):\n"
+            )?;
+            writeln!(
+                md,
+                "| decade | posters | macro ROC-AUC | with the year | micro F1 | with the year | macro F1 | with the year |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+            )?;
+            for (decade, without) in &split.decades {
+                if let Some(with) = split.decades_with_year.get(decade) {
+                    writeln!(
+                        md,
+                        "| {decade}s | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                        without.posters,
+                        opt(without.macro_auc),
+                        opt(with.macro_auc),
+                        without.micro_f1,
+                        with.micro_f1,
+                        without.macro_f1,
+                        with.macro_f1
+                    )?;
+                }
+            }
+            writeln!(md)?;
+        }
     }
 
-    let decades: Vec<(u16, &Summary)> = evaluated
+    // Per decade across both test splits, with the year where the bundle knows years.
+    let decades: Vec<(u16, &Summary, Option<&Summary>)> = evaluated
         .splits
         .iter()
-        .flat_map(|s| s.decades.iter().map(|(d, s)| (*d, s)))
+        .flat_map(|s| {
+            s.decades
+                .iter()
+                .map(|(d, without)| (*d, without, s.decades_with_year.get(d)))
+        })
         .collect();
     if !decades.is_empty() {
+        let knows_years = decades.iter().any(|(_, _, with)| with.is_some());
+        let mut series = vec![(
+            "macro ROC-AUC",
+            decades
+                .iter()
+                .map(|(_, s, _)| s.macro_auc)
+                .collect::<Vec<_>>(),
+        )];
+        if knows_years {
+            series.push((
+                "macro ROC-AUC, given the year",
+                decades
+                    .iter()
+                    .map(|(_, _, w)| w.and_then(|w| w.macro_auc))
+                    .collect(),
+            ));
+        }
+        series.push((
+            "micro F1",
+            decades.iter().map(|(_, s, _)| Some(s.micro_f1)).collect(),
+        ));
+        if knows_years {
+            series.push((
+                "micro F1, given the year",
+                decades
+                    .iter()
+                    .map(|(_, _, w)| w.map(|w| w.micro_f1))
+                    .collect(),
+            ));
+        }
         plots::grouped_bars(
             &plot_dir.join("decades.png"),
             "By decade (both test splits)",
             &decades
                 .iter()
-                .map(|(d, _)| format!("{d}s"))
+                .map(|(d, _, _)| format!("{d}s"))
                 .collect::<Vec<_>>(),
-            &[
-                (
-                    "macro ROC-AUC",
-                    decades.iter().map(|(_, s)| s.macro_auc).collect(),
-                ),
-                (
-                    "micro ROC-AUC",
-                    decades.iter().map(|(_, s)| s.micro_auc).collect(),
-                ),
-                (
-                    "micro F1",
-                    decades.iter().map(|(_, s)| Some(s.micro_f1)).collect(),
-                ),
-            ],
+            &series,
             (0.0, 1.0),
         )?;
         writeln!(md, "![By decade](report/decades.png)\n")?;
@@ -305,7 +367,9 @@ mod tests {
             collection: Collection::Posters,
             model: figures(true),
             with_mirror: figures(true),
+            with_year: None,
             decades: BTreeMap::new(),
+            decades_with_year: BTreeMap::new(),
             // The logistic baseline first: picking "the last one" would read the random flags.
             baselines: vec![
                 BaselineFigures {

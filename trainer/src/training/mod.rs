@@ -10,5 +10,6 @@ pub mod loss;
 pub mod models;
 pub mod pipeline;
 pub mod renderer;
+pub mod year_prior;
 
 pub use pipeline::{Prepared, RunLog, Sources, Stage, TrainConfig, prepare, scores_of, train};

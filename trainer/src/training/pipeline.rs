@@ -9,12 +9,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::tensor::{Tensor, activation};
-use onesheet::Backend;
 use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
 use onesheet::inference::read_rows_sync;
 use onesheet::model::{GenreClassifier, GenreHeadConfig};
 use onesheet::preprocess::InputSpec;
 use onesheet::pretrained;
+use onesheet::{Backend, Year};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{self, Dataset, Labels};
@@ -27,6 +27,7 @@ use crate::training::fit::{StageConfig, StageLog, fit};
 use crate::training::images::ImageSource;
 use crate::training::loader::Source;
 use crate::training::models::{FullModel, HeadModel, Logits, TopModel};
+use crate::training::year_prior::{self, Scored, YearFit};
 use crate::write;
 
 /// How far training goes; each stage starts from the one before.
@@ -98,6 +99,12 @@ pub struct RunLog {
     pub counts: Vec<(String, String, usize)>,
     /// Validation figures with the tuned thresholds.
     pub validation: Summary,
+    /// How the release year's prior was fitted (absent for runs before it existed).
+    #[serde(default)]
+    pub year: Option<YearFit>,
+    /// Validation figures with the year and its thresholds.
+    #[serde(default)]
+    pub validation_with_year: Option<Summary>,
 }
 
 /// Everything stage 1 gives the later stages: data, split and cached features.
@@ -223,6 +230,9 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         ))
     };
     let (train, valid) = (examples(&train_rows, true), examples(&valid_rows, false));
+    // The training posters as they are (no mirrored copies): the year prior is fitted on the
+    // final model's scores for them.
+    let train_once = examples(&train_rows, false);
     let pooled = |examples: &Arc<Examples>| -> Arc<dyn Source<2>> {
         Arc::new(FeatureSource {
             examples: examples.clone(),
@@ -282,8 +292,11 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         .with_patience(2)
         .with_dropout(args.dropout)
         .with_seed(seed);
-    // Validation scores of the final model (thresholds are tuned on them).
+    // Validation and training scores of the final model (thresholds are tuned on the former,
+    // the year prior fitted on the latter).
     let mut valid_scores = scores_of::<_, 2>(&head.model.valid(), pooled(&valid).as_ref(), &plain)?;
+    let mut train_scores =
+        scores_of::<_, 2>(&head.model.valid(), pooled(&train_once).as_ref(), &plain)?;
     if args.stage >= Stage::Top {
         // `train()`: parameters that came out of an earlier stage's `valid()` track no grads.
         let top = TopModel::new(&backbone, genre_head.clone())
@@ -302,6 +315,7 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         stages.push(top.log);
         let model = top.model.valid();
         valid_scores = scores_of::<_, 4>(&model, tap(&valid).as_ref(), &plain)?;
+        train_scores = scores_of::<_, 4>(&model, tap(&train_once).as_ref(), &plain)?;
         (backbone, genre_head) = model.into_backbone(backbone);
     }
     if args.stage >= Stage::Full {
@@ -337,6 +351,7 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         stages.push(full.log);
         let model = full.model.valid();
         valid_scores = scores_of::<_, 4>(&model, images(&valid_rows).as_ref(), &plain)?;
+        train_scores = scores_of::<_, 4>(&model, images(&train_rows).as_ref(), &plain)?;
         (backbone, genre_head) = (model.model.backbone, model.model.head);
     }
 
@@ -352,12 +367,68 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         validation.macro_f1
     );
 
+    // The release year: per-decade offsets fitted on the training posters' scores.
+    let years = |rows: &[(usize, Labels)]| -> Result<Vec<Year>> {
+        rows.iter()
+            .map(|(i, _)| {
+                let poster = &prepared.dataset.posters[*i];
+                Year::new(i64::from(poster.year))
+                    .with_context(|| format!("the year of poster {}", poster.id))
+            })
+            .collect()
+    };
+    let (train_years, valid_years) = (years(&train_rows)?, years(&valid_rows)?);
+    let fitted = year_prior::fit(
+        &Scored {
+            scores: &train_scores,
+            labels: &train_labels,
+            years: &train_years,
+        },
+        &Scored {
+            scores: &valid_scores,
+            labels: &valid_labels,
+            years: &valid_years,
+        },
+    );
+    let validation_with_year = fitted.as_ref().map(|(prior, fit)| {
+        let scores = year_prior::applied(
+            prior,
+            &Scored {
+                scores: &valid_scores,
+                labels: &valid_labels,
+                years: &valid_years,
+            },
+        );
+        let summary = Summary::new(
+            &scores,
+            &decisions_of(&scores, &prior.thresholds),
+            &valid_labels,
+        );
+        eprintln!(
+            "validation with the year (decades {}–{}, penalty {}): macro ROC-AUC {:.4}, micro \
+             F1 {:.4}, log loss {:.4} (without: {:.4})",
+            fit.decades.0,
+            fit.decades.1,
+            fit.penalty,
+            summary.macro_auc.unwrap_or(f64::NAN),
+            summary.micro_f1,
+            fit.valid_loss_with,
+            fit.valid_loss_without
+        );
+        summary
+    });
+
     let flex = burn::tensor::Device::flex();
     let model = GenreClassifier {
         backbone: backbone.fork(&flex),
         head: genre_head.fork(&flex),
     };
-    let recipe = recipe(args.size, seed, &stages);
+    let recipe = recipe(
+        args.size,
+        seed,
+        &stages,
+        fitted.as_ref().map(|(_, fit)| fit),
+    );
     let mut manifest = Manifest::new(
         prepared.input.clone(),
         0.5,
@@ -386,6 +457,15 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
                 ("validation_macro_f1", validation.macro_f1),
             ]
             .into_iter()
+            .chain(validation_with_year.iter().flat_map(|with| {
+                [
+                    (
+                        "validation_macro_roc_auc_with_year",
+                        with.macro_auc.unwrap_or(f64::NAN),
+                    ),
+                    ("validation_micro_f1_with_year", with.micro_f1),
+                ]
+            }))
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         },
@@ -393,6 +473,8 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
     for (decision, threshold) in manifest.genres.iter_mut().zip(&thresholds) {
         decision.threshold = *threshold;
     }
+    let (year_prior, year_fit) = fitted.unzip();
+    manifest.year = year_prior;
     let bytes = Bundle { manifest, model }.to_bytes(args.precision)?;
     write::atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} bytes)", args.out.display(), bytes.len());
@@ -415,6 +497,8 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         stages,
         counts,
         validation,
+        year: year_fit,
+        validation_with_year,
     };
     write::atomic(
         &work.join("run.json"),
@@ -424,7 +508,7 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
 }
 
 /// What each stage did, in the words of the bundle's provenance.
-fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog]) -> String {
+fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog], year: Option<&YearFit>) -> String {
     let mut recipe = format!(
         "input {}x{} (whole poster, stretched); features: frozen ImageNet MobileNetV2 on each \
          poster and its mirror image",
@@ -442,7 +526,17 @@ fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog]) -> String {
             stage.name, stage.settings, stage.best_epoch
         );
     }
-    recipe + &format!("; thresholds: F1-best per genre on validation; seed {seed}")
+    recipe.push_str("; thresholds: F1-best per genre on validation");
+    if let Some(fit) = year {
+        let _ = write!(
+            recipe,
+            "; release year (optional input): per-decade logit offsets {}s–{}s, one-parameter \
+             logistic fits on the training posters' scores, L2 penalty {} chosen by validation \
+             log loss, thresholds with the year F1-best on validation",
+            fit.decades.0, fit.decades.1, fit.penalty
+        );
+    }
+    recipe + &format!("; seed {seed}")
 }
 
 /// Sigmoid scores of a trained stage model on every example, in order.

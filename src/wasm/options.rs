@@ -1,0 +1,36 @@
+//! The options a page passes with a poster: `{ year }` for now.
+
+use wasm_bindgen::JsValue;
+
+use crate::year::Year;
+
+/// The release year in `options` (`{ year: 1958 }` or `{ year: "1958" }`), or `None` when the
+/// options, or their year, are absent, `null` or empty: the year is never required.
+pub(super) fn year(options: &JsValue) -> Result<Option<Year>, String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    if !options.is_object() {
+        return Err("the options must be an object such as { year: 1958 }".into());
+    }
+    let value = js_sys::Reflect::get(options, &JsValue::from_str("year"))
+        .map_err(|_| "the options' year could not be read".to_string())?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if let Some(text) = value.as_string() {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        return text.parse::<Year>().map(Some).map_err(|e| e.to_string());
+    }
+    match value.as_f64() {
+        Some(number) if number.fract() == 0.0 && number.abs() < 1e15 => Year::new(number as i64)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Some(number) => Err(format!(
+            "{number} is not a year (expected a whole number such as 1958)"
+        )),
+        None => Err("the options' year must be a number such as 1958".into()),
+    }
+}
