@@ -11,7 +11,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use libfuzzer_sys::fuzz_target;
-use onesheet_trainer::serve::{AllowedHosts, Roots, Site, router};
+use onesheet_server::{AllowedHosts, Roots, Site, router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The address the fuzzed requests' Host header must name to get past the host check

@@ -1,5 +1,5 @@
-// The gallery kiosk in real headless Chromium, served by the `onesheet` binary copied alone to
-// an empty folder (`onesheet kiosk`: page, wasm and shipped model inside it): loaded once, it
+// The gallery kiosk in real headless Chromium, served by the `onesheet-kiosk` binary copied alone
+// to an empty folder (page, wasm and shipped model inside it): loaded once, it
 // works offline, reload included; a sample poster gives the CLI's scores; the idle reset
 // returns to the attract screen; Chromium's fake camera feeds a frame through the capture path
 // to a result; a denied camera says so and the samples still work.
@@ -7,7 +7,8 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   ARTIFACTS,
   BUNDLE,
@@ -27,6 +28,8 @@ import {
 const SAMPLES = ['tt0080339', 'tt0111161'].map((id) => resolve(SHARED, `data/posters/images/${id}.jpg`));
 const SHIPPED_MODEL = resolve(ROOT, 'models/onesheet.safetensors');
 const TOLERANCE = 1e-4;
+/** The kiosk's own binary, beside the onesheet CLI. */
+const KIOSK = join(dirname(ONESHEET), 'onesheet-kiosk');
 
 let kiosk;
 let chromium;
@@ -37,12 +40,12 @@ before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'onesheet-kiosk-'));
   const bin = join(scratch, 'bin');
   mkdirSync(bin);
-  copyFileSync(ONESHEET, join(bin, 'onesheet'));
+  copyFileSync(KIOSK, join(bin, 'onesheet-kiosk'));
   const samples = join(scratch, 'samples');
   mkdirSync(samples);
   for (const file of SAMPLES) copyFileSync(file, join(samples, basename(file)));
-  kiosk = await startServer(join(bin, 'onesheet'), ['kiosk', '--port', '0', '--samples', samples], { cwd: bin });
-  console.log(`kiosk binary: ${(statSync(join(bin, 'onesheet')).size / 1e6).toFixed(1)} MB`);
+  kiosk = await startServer(join(bin, 'onesheet-kiosk'), ['--port', '0', '--samples', samples], { cwd: bin });
+  console.log(`kiosk binary: ${(statSync(join(bin, 'onesheet-kiosk')).size / 1e6).toFixed(1)} MB`);
   chromium = await launch({
     extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
@@ -162,6 +165,23 @@ describe('the gallery kiosk', () => {
     assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
     assertMatchesCli(event.detail, SAMPLES[1]);
     await denying.close();
+  });
+
+  test('`onesheet kiosk` runs the kiosk binary beside it, and says how to build it when it is missing', async () => {
+    const beside = await startServer(ONESHEET, ['kiosk', '--port', '0']);
+    try {
+      const page = await fetch(`${beside.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /onesheet kiosk/);
+    } finally {
+      beside.close();
+    }
+    const alone = join(scratch, 'alone');
+    mkdirSync(alone);
+    copyFileSync(ONESHEET, join(alone, 'onesheet'));
+    const run = spawnSync(join(alone, 'onesheet'), ['kiosk', '--port', '0'], { encoding: 'utf8' });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /onesheet-kiosk is missing: build the kiosk with `cargo build -p onesheet-server --features kiosk`/);
   });
 
   test('a new model on the server replaces the cached one, and works offline after', async () => {

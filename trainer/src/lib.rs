@@ -6,8 +6,8 @@
 //! parts ([`split`]) → cached backbone outputs ([`features`]) → trained stages ([`training`])
 //! → per-genre decision thresholds ([`thresholds`]) → the report ([`evaluation`]). Then the
 //! tools on a bundle, all running posters through [`posters`]: [`classify`], [`index`] and
-//! [`similar`] (posters like this one), [`explain`] (why a genre), [`gallery`] (the catalogue as a site), [`embed`], [`export`] and
-//! the static server [`serve`].
+//! [`similar`] (posters like this one), [`explain`] (why a genre), [`gallery`] (the catalogue
+//! as a site), [`embed`] and [`export`]. `onesheet serve` is the `onesheet-server` crate's.
 
 pub mod paths;
 pub mod progress;
@@ -28,6 +28,5 @@ pub mod explain;
 pub mod export;
 pub mod gallery;
 pub mod index;
-pub mod serve;
 pub mod similar;
 pub mod years;

@@ -1,46 +1,57 @@
-//! `onesheet kiosk`: arguments for [`onesheet_trainer::serve`] with the kiosk built in.
+//! `onesheet kiosk`: runs the `onesheet-kiosk` binary beside this one, which has the kiosk, its
+//! wasm build and the shipped model inside (so this binary need not carry them).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Result;
-#[cfg(feature = "kiosk")]
-use onesheet_trainer::serve::{self, Content};
+use anyhow::{Context, Result, bail};
 
-use super::serve::ServerArgs;
-
-/// `onesheet kiosk` options.
+/// `onesheet kiosk` options: those of `onesheet-kiosk` (see `onesheet kiosk --help`).
 #[derive(clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct Args {
-    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Sample posters (JPEG, PNG, WebP) a visitor can tap instead of using the camera.
-    #[arg(long, value_name = "DIR")]
-    pub samples: Option<PathBuf>,
-    /// The shop's catalogue, served at /catalogue/ for "posters like this": a folder of
-    /// posters holding the index made from it (`onesheet index DIR --out DIR/catalogue.index`).
-    #[arg(long, value_name = "DIR")]
-    pub catalogue: Option<PathBuf>,
-    #[command(flatten)]
-    pub server: ServerArgs,
+    /// Passed to onesheet-kiosk as they are (--port N, --samples DIR, --catalogue DIR, --host …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
 }
 
-/// Serves the kiosk until interrupted.
-#[cfg(feature = "kiosk")]
-pub fn run(args: Args) -> Result<()> {
-    serve::run(
-        args.server
-            .config(args.port, Content::Kiosk, args.samples, args.catalogue),
-    )
+/// Becomes `onesheet-kiosk` with the same arguments (elsewhere than Unix: runs it and returns
+/// its exit status).
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let kiosk = sibling("onesheet-kiosk")?;
+    if !kiosk.is_file() {
+        bail!(
+            "{} is missing: build the kiosk with `cargo build -p onesheet-server --features \
+             kiosk` after scripts/build-wasm.sh (scripts/serve.sh does both)",
+            kiosk.display()
+        );
+    }
+    let mut command = std::process::Command::new(&kiosk);
+    command.args(&args.args);
+    // Replaced by the kiosk, so a signal meant for `onesheet kiosk` (Ctrl-C, a service
+    // manager's stop) reaches the server itself.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        Err(error).with_context(|| format!("running {}", kiosk.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("running {}", kiosk.display()))?;
+        Ok(status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .map_or(ExitCode::FAILURE, ExitCode::from))
+    }
 }
 
-/// Without the `kiosk` feature there is nothing to serve: say how to get it.
-#[cfg(not(feature = "kiosk"))]
-pub fn run(args: Args) -> Result<()> {
-    drop(args);
-    anyhow::bail!(
-        "this onesheet binary was built without the kiosk: build it with \
-         `cargo build --release -p onesheet-trainer --features kiosk` after \
-         scripts/build-wasm.sh (scripts/serve.sh does both)"
-    )
+/// `name` in the folder of the running binary.
+fn sibling(name: &str) -> Result<PathBuf> {
+    let me = std::env::current_exe().context("finding this binary's folder")?;
+    let dir = me.parent().context("this binary has no folder")?;
+    Ok(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }

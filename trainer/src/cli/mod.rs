@@ -53,7 +53,8 @@ enum Command {
     /// Serve the drop page, the shop widget and the kiosk (www/) with the models (models/) on
     /// 127.0.0.1.
     Serve(serve::Args),
-    /// Serve the offline gallery kiosk, built into this binary with the shipped model, at /.
+    /// Serve the offline gallery kiosk at / (runs onesheet-kiosk, the binary with the kiosk and
+    /// the shipped model inside).
     Kiosk(kiosk::Args),
 }
 
@@ -72,7 +73,7 @@ impl Cli {
             Command::Gallery(args) => gallery::run(args),
             Command::Export(args) => export::run(args).map(done),
             Command::Serve(args) => serve::run(args).map(done),
-            Command::Kiosk(args) => kiosk::run(args).map(done),
+            Command::Kiosk(args) => kiosk::run(&args),
         }
     }
 }

@@ -205,7 +205,7 @@ mod tests {
     use std::io::{Read, Write};
 
     use super::*;
-    use crate::serve::{AllowedHosts, Roots, Site, router};
+    use crate::{AllowedHosts, Roots, Site, router};
 
     /// Serves a one-page site on a free loopback port within `limits`; returns its address.
     fn start(runtime: &tokio::runtime::Runtime, dir: &std::path::Path, limits: Limits) -> String {

@@ -407,7 +407,7 @@ mod tests {
 
     use axum::body::to_bytes;
 
-    use crate::serve::Roots;
+    use crate::Roots;
 
     /// www/ with a page, a script and a secret beside it; models/ with a bundle, an HTML file and
     /// a symlink out.

@@ -1,6 +1,7 @@
-//! `onesheet serve`: the three faces (`www/`: the drop page at `/`, the widget at `/widget/`,
-//! the kiosk at `/kiosk/`) and the models (`models/`) as static files; `onesheet kiosk`: the
-//! kiosk alone, at `/`, from inside the binary.
+//! onesheet's server. `onesheet serve` (and the light `onesheet-serve`, which is all serving
+//! needs): the three faces (`www/`: the drop page at `/`, the widget at `/widget/`, the kiosk
+//! at `/kiosk/`) and the models (`models/`) as static files; `onesheet-kiosk`: the kiosk
+//! alone, at `/`, from inside the binary. No model runs here: the pages run it in the browser.
 //!
 //! Loopback by default: the page needs nothing but static files, and a visitor's posters never
 //! leave their browser. The first line on stdout is the page's URL, so scripts and tests that
@@ -11,6 +12,7 @@
 //! this server are refused (`hosts`, against DNS rebinding), and only regular files really
 //! inside the roots, of the types each root needs, are served (`paths`, `handler`).
 
+pub mod cli;
 mod compress;
 mod handler;
 mod hosts;
@@ -42,7 +44,7 @@ pub enum Content {
         /// Served under /models/: the shipped model bundle.
         models: PathBuf,
     },
-    /// `onesheet kiosk`: the kiosk, its wasm and the shipped model, from inside the binary.
+    /// `onesheet-kiosk`: the kiosk, its wasm and the shipped model, from inside the binary.
     #[cfg(feature = "kiosk")]
     Kiosk,
 }
