@@ -458,6 +458,23 @@ describe('CPU backend', () => {
     for (const genre of Object.keys(png.scores)) {
       assert.ok(Math.abs(pixels.scores[genre] - png.scores[genre]) <= 1e-6, genre);
     }
+
+    // auto remembered the CPU; a remembered WebGPU that no longer loads (this browser has none)
+    // is measured again, not trusted, and the new measurement is remembered instead.
+    const stored = await page.evaluate(() => {
+      const key = Object.keys(localStorage).find((k) => k.startsWith('onesheet:auto-backend:'));
+      const choice = JSON.parse(localStorage.getItem(key));
+      localStorage.setItem(key, JSON.stringify({ ...choice, backend: 'webgpu', reason: 'a stale choice' }));
+      return choice;
+    });
+    assert.equal(stored.backend, 'cpu');
+    await page.reload();
+    assert.equal(await waitReady(page), 'cpu');
+    const again = (await page.evaluate(() => globalThis.onesheetClient.ready)).selection;
+    assert.equal(again.remembered, undefined);
+    assert.match(again.reason, /no WebGPU/);
+    const now = await page.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith('onesheet:auto-backend:'))[1]);
+    assert.equal(JSON.parse(now).backend, 'cpu');
     await context.close();
   });
 });
@@ -698,6 +715,18 @@ describe('WebGPU backend (SwiftShader)', () => {
     assert.ok(cpu.warmMs > 0 && webgpu.warmMs > 0, JSON.stringify(selection));
     assert.equal(backend, webgpu.warmMs < cpu.warmMs ? 'webgpu' : 'cpu');
     assert.equal(selection.backend, backend);
+    assert.equal(selection.remembered, undefined);
+
+    // The next visit loads the winner alone: auto's choice is remembered per browser and model.
+    await page.reload();
+    assert.equal(await waitReady(page), backend);
+    const again = (await page.evaluate(() => globalThis.onesheetClient.ready)).selection;
+    console.log(`auto, next visit: ${again.reason}`);
+    assert.equal(again.requested, 'auto');
+    assert.equal(again.remembered, true);
+    assert.match(again.reason, /^remembered from \d{4}-\d\d-\d\d: /);
+    assert.deepEqual(Object.keys(again.trials), [backend], 'only the winner was warmed up');
+
     await context.close();
   });
 });

@@ -304,20 +304,37 @@ export class OnesheetClient extends EventTarget {
     };
   }
 
-  /** Asks the worker to load the model; returns the raw request. */
+  /**
+   * Asks the worker to load the model; returns the raw request. `auto` measures both backends
+   * once per browser and model, then loads the one that won (see `rememberedChoice`); if that
+   * one no longer loads, it measures again.
+   */
   #load() {
     this.#emit('status', { phase: 'downloading' });
-    const request = this.#request(
-      {
-        type: 'load',
-        wasmUrl: this.#options.wasm,
-        modelUrl: this.#options.model,
-        backend: this.#backend,
-        allowCrossOrigin: this.#options.allowCrossOrigin,
-        indexUrl: this.#options.index,
-        similarCount: this.#options.similar,
+    const remembered = this.#backend === 'auto' ? rememberedChoice(this.#options.model) : null;
+    const message = {
+      type: 'load',
+      wasmUrl: this.#options.wasm,
+      modelUrl: this.#options.model,
+      backend: remembered?.backend ?? this.#backend,
+      allowCrossOrigin: this.#options.allowCrossOrigin,
+      indexUrl: this.#options.index,
+      similarCount: this.#options.similar,
+    };
+    const request = this.#request(message, { load: true }).then(
+      (info) => {
+        if (remembered) return withRemembered(info, remembered);
+        if (this.#backend === 'auto') rememberChoice(this.#options.model, info.selection);
+        return info;
       },
-      { load: true },
+      (error) => {
+        if (!remembered || this.#stopped || this.#terminated) throw error;
+        forgetChoice(this.#options.model);
+        return this.#request({ ...message, backend: 'auto' }, { load: true }).then((info) => {
+          rememberChoice(this.#options.model, info.selection);
+          return info;
+        });
+      },
     );
     const ready = request.then(
       (info) => {
@@ -456,6 +473,63 @@ export class OnesheetClient extends EventTarget {
  * With `viaBlob` a same-origin worker starts this way too: a blob: worker is controlled by
  * its page's service worker whatever its script's URL (the kiosk, offline, needs that).
  */
+// ---- auto's choice, remembered per browser and model ---------------------------------------
+
+/** How long a measured choice stands before `auto` measures again. */
+const CHOICE_DAYS = 30;
+const choiceKey = (model) => `onesheet:auto-backend:${model}`;
+
+/**
+ * The backend `auto` chose on an earlier visit with this model in this browser (the same user
+ * agent, within CHOICE_DAYS): `{ backend, reason, at }`, or null. Warming up both backends
+ * costs the losing one's download of shaders and runs on every visit; the winner is the same
+ * on the same machine.
+ */
+export function rememberedChoice(model) {
+  try {
+    const choice = JSON.parse(globalThis.localStorage?.getItem(choiceKey(model)) ?? 'null');
+    const fresh = Date.now() - Date.parse(choice?.at) < CHOICE_DAYS * 86_400_000;
+    if (fresh && choice.userAgent === navigator.userAgent && ['cpu', 'webgpu'].includes(choice.backend)) {
+      return choice;
+    }
+  } catch {
+    // No storage (a sandboxed frame, storage off): measure every time.
+  }
+  return null;
+}
+
+function rememberChoice(model, selection) {
+  if (selection?.requested !== 'auto') return;
+  try {
+    const { backend, reason } = selection;
+    const choice = { backend, reason, userAgent: navigator.userAgent, at: new Date().toISOString() };
+    globalThis.localStorage?.setItem(choiceKey(model), JSON.stringify(choice));
+  } catch {
+    // Full or disabled storage: the next visit measures again.
+  }
+}
+
+function forgetChoice(model) {
+  try {
+    globalThis.localStorage?.removeItem(choiceKey(model));
+  } catch {
+    // Nothing stored, nothing to forget.
+  }
+}
+
+/** `info` from a load with the remembered backend, told as `auto`'s choice. */
+function withRemembered(info, choice) {
+  return {
+    ...info,
+    selection: {
+      ...info.selection,
+      requested: 'auto',
+      reason: `remembered from ${choice.at.slice(0, 10)}: ${choice.reason}`,
+      remembered: true,
+    },
+  };
+}
+
 function startWorker(url, viaBlob = false) {
   if (!viaBlob && new URL(url).origin === globalThis.location?.origin) {
     return new Worker(url, { type: 'module' });
