@@ -63,7 +63,9 @@ try {
   };
   const cold = await run();
   const files = [...fetched.keys()];
-  const cached = await run();
+  // Several cached visits: the browser may keep the compiled wasm only after the first.
+  const visits = [await run(), await run(), await run()];
+  const cached = visits.at(-1);
 
   // Warm: many posters once the model is up.
   await page.getByLabel('Choose poster images…').setInputFiles(posters);
@@ -79,12 +81,14 @@ try {
 
   const flags = values.liftoff ? 'default wasm tiering' : '--js-flags=--no-liftoff';
   console.log(`backend ${backend}; chromium --headless=new, ${flags}`);
-  for (const [label, r] of [['not cached', cold], ['cached', cached]]) {
+  for (const [label, r] of [['not cached', cold], ['cached (last visit)', cached]]) {
     const { loadMs, decodersMs } = r.selection;
     console.log(`  ${label}: Onesheet.create ${loadMs.toFixed(0)} ms (decoder warm-up ${decodersMs.toFixed(0)} ms); first poster: ${r.first}`);
   }
   console.log(`cold, not cached: ready ${cold['onesheet:ready'].toFixed(0)} ms, first result ${cold['onesheet:first-result'].toFixed(0)} ms after navigation start`);
-  console.log(`cold, cached:     ready ${cached['onesheet:ready'].toFixed(0)} ms, first result ${cached['onesheet:first-result'].toFixed(0)} ms`);
+  visits.forEach((visit, i) => {
+    console.log(`cold, cached (visit ${i + 2}): ready ${visit['onesheet:ready'].toFixed(0)} ms, first result ${visit['onesheet:first-result'].toFixed(0)} ms`);
+  });
   console.log(`warm per poster (${warm.length} posters, decode + model): median ${median.toFixed(0)} ms, mean ${mean.toFixed(0)} ms, min ${warm[0].toFixed(0)}, max ${warm.at(-1).toFixed(0)}`);
 
   let total = 0;

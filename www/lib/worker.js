@@ -136,7 +136,7 @@ async function load({
   ]);
   if (!initialised) {
     post({ type: 'status', phase: 'compiling' });
-    await init({ module_or_path: wasm.bytes });
+    await init({ module_or_path: wasm.response ?? wasm.bytes });
     initialised = true;
   }
   if (bundle) {
@@ -218,6 +218,13 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     cached = null;
   }
   if (cached && (await stillCurrent(url, cached, mode))) {
+    const length = Number(cached.headers.get('content-length'));
+    if (resource === 'wasm' && length <= limit && /^application\/wasm\b/.test(cached.headers.get('content-type') ?? '')) {
+      // The stored response itself, for WebAssembly.instantiateStreaming: the browser compiles
+      // while it reads, and can keep the compiled code with the cached copy for the next visit.
+      post({ type: 'progress', resource, loaded: length, total: length, cached: true });
+      return { response: cached, info: { url, bytes: length, cached: true } };
+    }
     const bytes = new Uint8Array(await cached.arrayBuffer());
     if (bytes.length <= limit) {
       post({ type: 'progress', resource, loaded: bytes.length, total: bytes.length, cached: true });
