@@ -12,30 +12,39 @@ use crate::{Content, ServeConfig};
 /// `onesheet serve` options.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
     /// The front end: index.html and the wasm build in pkg/.
     #[arg(long, default_value = "www")]
     pub www: PathBuf,
     /// Served under /models/: the shipped model bundle.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
-    /// Sample posters (JPEG, PNG, WebP) the kiosk (/kiosk/) offers to tap.
+    /// Where and how it serves.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `onesheet-kiosk` options.
+#[derive(clap::Args)]
+pub struct KioskArgs {
+    /// Where and how it serves.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Where and how the server runs, and the extras it serves beside the pages: shared by
+/// `onesheet serve` and `onesheet-kiosk`.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Sample posters (JPEG, PNG, WebP) the kiosk offers to tap instead of using the camera.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
     /// The shop's catalogue, served at /catalogue/ for "posters like this": a folder of
     /// posters holding the index made from it (`onesheet index DIR --out DIR/catalogue.index`).
     #[arg(long, value_name = "DIR")]
     pub catalogue: Option<PathBuf>,
-    /// How the server runs.
-    #[command(flatten)]
-    pub server: ServerArgs,
-}
-
-/// How the server runs: shared by `onesheet serve` and `onesheet kiosk`.
-#[derive(clap::Args)]
-pub struct ServerArgs {
     /// A DNS name this server is reached by (repeatable), e.g. the name a shop's pages load the
     /// widget from, or a reverse proxy's. Requests naming any other host are refused (421), so
     /// a page cannot re-point its own name at this server.
@@ -60,19 +69,13 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The configuration for serving `content`.
-    pub fn config(
-        self,
-        port: u16,
-        content: Content,
-        samples: Option<PathBuf>,
-        catalogue: Option<PathBuf>,
-    ) -> ServeConfig {
+    pub fn config(self, content: Content) -> ServeConfig {
         ServeConfig {
-            port,
+            port: self.port,
             host: self.host,
             content,
-            samples,
-            catalogue,
+            samples: self.samples,
+            catalogue: self.catalogue,
             allowed_names: self.allow_hosts,
             threads: self.threads,
             max_connections: usize::from(self.max_connections),
@@ -83,39 +86,14 @@ impl ServerArgs {
 
 /// `onesheet serve`: serves the directories until interrupted.
 pub fn serve(args: ServeArgs) -> Result<()> {
-    let content = Content::Directories {
+    crate::run(args.server.config(Content::Directories {
         www: args.www,
         models: args.models,
-    };
-    crate::run(
-        args.server
-            .config(args.port, content, args.samples, args.catalogue),
-    )
-}
-
-/// `onesheet-kiosk` options.
-#[derive(clap::Args)]
-pub struct KioskArgs {
-    /// TCP port; 0 picks a free one (the URL is printed on the first line of stdout).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Sample posters (JPEG, PNG, WebP) a visitor can tap instead of using the camera.
-    #[arg(long, value_name = "DIR")]
-    pub samples: Option<PathBuf>,
-    /// The shop's catalogue, served at /catalogue/ for "posters like this": a folder of
-    /// posters holding the index made from it (`onesheet index DIR --out DIR/catalogue.index`).
-    #[arg(long, value_name = "DIR")]
-    pub catalogue: Option<PathBuf>,
-    /// How the server runs.
-    #[command(flatten)]
-    pub server: ServerArgs,
+    }))
 }
 
 /// `onesheet-kiosk`: serves the kiosk built into this binary until interrupted.
 #[cfg(feature = "kiosk")]
 pub fn kiosk(args: KioskArgs) -> Result<()> {
-    crate::run(
-        args.server
-            .config(args.port, Content::Kiosk, args.samples, args.catalogue),
-    )
+    crate::run(args.server.config(Content::Kiosk))
 }

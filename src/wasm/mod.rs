@@ -21,6 +21,7 @@ use crate::index::{Index, Similar};
 use crate::inference::{Classifier, read_rows};
 use crate::model::{ModelInput, batch};
 use crate::preprocess;
+use crate::year::Year;
 use backend::{Backend, Request};
 use result::{Catalogue, Selection, Timing, Trial, prediction_to_js, to_js};
 
@@ -245,9 +246,8 @@ impl Onesheet {
     pub async fn classify(&self, image: Vec<u8>, options: JsValue) -> Result<JsValue, JsError> {
         let started = now();
         let year = options::year(&options).map_err(error)?;
-        let mut input = self.engine.classifier.prepare(&image).map_err(error)?;
-        input.year = year;
-        self.run(input, started).await
+        let input = self.engine.classifier.prepare(&image).map_err(error)?;
+        self.run(input, year, started).await
     }
 
     /// Classifies raw RGBA pixels (a canvas's `ImageData.data`, `width`×`height`), as
@@ -264,10 +264,8 @@ impl Onesheet {
         let year = options::year(&options).map_err(error)?;
         let classifier = &self.engine.classifier;
         let rgb = preprocess::from_rgba(rgba, width, height, &classifier.limits).map_err(error)?;
-        let mut input =
-            preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
-        input.year = year;
-        self.run(input, started).await
+        let input = preprocess::prepare(&rgb, &classifier.bundle.manifest.input).map_err(error)?;
+        self.run(input, year, started).await
     }
 
     /// The 1280-d embedding of an already preprocessed `3×height×width` input (CHW).
@@ -302,11 +300,16 @@ impl Onesheet {
 }
 
 impl Onesheet {
-    async fn run(&self, input: ModelInput, started: f64) -> Result<JsValue, JsError> {
+    /// Runs one prepared poster with its year; the result echoes the year when it was used.
+    async fn run(
+        &self,
+        mut input: ModelInput,
+        year: Option<Year>,
+        started: f64,
+    ) -> Result<JsValue, JsError> {
         let prepared = now();
-        let year = input
-            .year
-            .filter(|_| self.engine.classifier.bundle.manifest.year.is_some());
+        input.year = year;
+        let year = year.filter(|_| self.engine.classifier.bundle.manifest.year.is_some());
         let analysis = self
             .engine
             .classifier

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use onesheet::Year;
 use onesheet::genres::{self, GENRES, NUM_GENRES};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -60,19 +61,12 @@ pub struct Poster {
     pub id: String,
     /// Which collection it comes from.
     pub collection: Collection,
-    /// Release year.
-    pub year: u16,
+    /// Release year (checked when the labels are read).
+    pub year: Year,
     /// The poster image.
     pub image: PathBuf,
     /// Genre flags.
     pub labels: Labels,
-}
-
-impl Poster {
-    /// The decade, e.g. 1980 for 1987.
-    pub fn decade(&self) -> u16 {
-        self.year / 10 * 10
-    }
 }
 
 /// `(dropped id, kept id)` pairs of byte-identical images.
@@ -90,7 +84,7 @@ pub struct Dataset {
 #[derive(Deserialize)]
 struct Row {
     imdb_id: String,
-    year: u16,
+    year: Year,
     genres: String,
 }
 

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
+use onesheet::GENRES;
 use onesheet::bundle::Bundle;
 use onesheet::inference::Classifier;
 use onesheet::model::{GenreHeadConfig, ModelInput};
-use onesheet::{GENRES, Year};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -80,30 +80,23 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
             .collect();
         let with_mirror = Summary::new(&averaged, &decisions_of(&averaged, &thresholds), &labels);
         // With each poster's release year, through the rule every face applies.
-        let with_year: Option<Vec<(Vec<f32>, Vec<bool>)>> = match &classifier.bundle.manifest.year {
-            Some(_) => Some(
-                rows.iter()
-                    .zip(&scores)
-                    .map(|((row, _), scores)| {
-                        let poster = &prepared.dataset.posters[*row];
-                        let year = Year::new(i64::from(poster.year))
-                            .with_context(|| format!("the year of poster {}", poster.id))?;
-                        let prediction = classifier
-                            .bundle
-                            .manifest
-                            .predict(scores.clone(), Some(year));
-                        let decisions = prediction.decisions();
-                        Ok((prediction.scores, decisions))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-            None => None,
-        };
+        let manifest = &classifier.bundle.manifest;
+        let with_year: Option<(Scores, Vec<Vec<bool>>)> = manifest.year.is_some().then(|| {
+            rows.iter()
+                .zip(&scores)
+                .map(|((row, _), scores)| {
+                    let year = prepared.dataset.posters[*row].year;
+                    let prediction = manifest.predict(scores.clone(), Some(year));
+                    let decisions = prediction.decisions();
+                    (prediction.scores, decisions)
+                })
+                .unzip()
+        });
 
         let mut by_decade: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
         for (i, (row, _)) in rows.iter().enumerate() {
             by_decade
-                .entry(prepared.dataset.posters[*row].decade())
+                .entry(prepared.dataset.posters[*row].year.decade())
                 .or_default()
                 .push(i);
         }
@@ -113,19 +106,18 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
             let l: Vec<Labels> = idx.iter().map(|&i| labels[i]).collect();
             Summary::new(&pick(scores), &d, &l)
         };
-        let year_parts = with_year.map(|pairs| pairs.into_iter().unzip::<_, _, Vec<_>, Vec<_>>());
         let decades = by_decade
             .iter()
             .map(|(&decade, idx)| (decade, summary_of(idx, &scores, &decisions)))
             .collect();
-        let decades_with_year = year_parts.as_ref().map_or_else(BTreeMap::new, |(s, d)| {
+        let decades_with_year = with_year.as_ref().map_or_else(BTreeMap::new, |(s, d)| {
             by_decade
                 .iter()
                 .map(|(&decade, idx)| (decade, summary_of(idx, s, d)))
                 .collect()
         });
         let all: Vec<usize> = (0..rows.len()).collect();
-        let with_year = year_parts.as_ref().map(|(s, d)| summary_of(&all, s, d));
+        let with_year = with_year.as_ref().map(|(s, d)| summary_of(&all, s, d));
         splits.push(SplitReport {
             collection,
             model,

@@ -368,16 +368,12 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
     );
 
     // The release year: per-decade offsets fitted on the training posters' scores.
-    let years = |rows: &[(usize, Labels)]| -> Result<Vec<Year>> {
+    let years = |rows: &[(usize, Labels)]| -> Vec<Year> {
         rows.iter()
-            .map(|(i, _)| {
-                let poster = &prepared.dataset.posters[*i];
-                Year::new(i64::from(poster.year))
-                    .with_context(|| format!("the year of poster {}", poster.id))
-            })
+            .map(|(i, _)| prepared.dataset.posters[*i].year)
             .collect()
     };
-    let (train_years, valid_years) = (years(&train_rows)?, years(&valid_rows)?);
+    let (train_years, valid_years) = (years(&train_rows), years(&valid_rows));
     let fitted = year_prior::fit(
         &Scored {
             scores: &train_scores,
