@@ -24,6 +24,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The architecture tag this build can run.
 pub const ARCHITECTURE: &str = "mobilenet_v2_1.0";
 
+/// The widest hidden layer a bundle's genre head may declare (what memory allows to allocate
+/// before the weights are checked against it).
+pub const MAX_HEAD_HIDDEN: usize = 4096;
+
 const KEY_VERSION: &str = "onesheet.format_version";
 const KEY_MANIFEST: &str = "onesheet.manifest";
 const KEY_CHECKSUM: &str = "onesheet.checksum";
@@ -106,6 +110,9 @@ pub struct Manifest {
     /// none, and classify every poster from its image alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<YearPrior>,
+    /// Width of the genre head's hidden ReLU layer (absent: a linear head, as older bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_hidden: Option<usize>,
 }
 
 impl Manifest {
@@ -125,6 +132,7 @@ impl Manifest {
             weights_dtype: String::new(),
             provenance,
             year: None,
+            head_hidden: None,
         }
     }
 
@@ -188,6 +196,14 @@ impl Manifest {
         if let Some(prior) = &self.year {
             prior.validate().map_err(BundleError::Manifest)?;
         }
+        if let Some(width) = self.head_hidden
+            && !(1..=MAX_HEAD_HIDDEN).contains(&width)
+        {
+            return invalid(format!(
+                "the genre head's hidden layer has {width} units; it must have 1 to \
+                 {MAX_HEAD_HIDDEN}"
+            ));
+        }
         Ok(())
     }
 }
@@ -215,6 +231,8 @@ impl Bundle {
     pub fn to_bytes(&self, precision: Precision) -> Result<Vec<u8>, BundleError> {
         let mut manifest = self.manifest.clone();
         manifest.weights_dtype = format!("{precision:?}");
+        // The head's shape is the model's, never a field to keep in step by hand.
+        manifest.head_hidden = self.model.head.hidden.as_ref().map(|h| h.weight.dims()[1]);
         manifest.validate()?;
         let manifest_json =
             serde_json::to_string(&manifest).map_err(|e| BundleError::Manifest(e.to_string()))?;
@@ -272,7 +290,9 @@ impl Bundle {
 
         let mut model = GenreClassifier {
             backbone: MobileNetV2Config::new().init(device),
-            head: GenreHeadConfig::new().init(device),
+            head: GenreHeadConfig::new()
+                .with_hidden(header.manifest.head_hidden)
+                .init(device),
         };
         // The model computes in f32 whatever the bundle stores.
         let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))

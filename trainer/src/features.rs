@@ -1,8 +1,10 @@
 //! Stage 1: the frozen backbone's outputs, computed once per poster and view and cached.
 //!
 //! For every poster and view (as is, mirrored) the cache keeps the pooled 1280-d embedding (what
-//! the genre head reads) and the activation entering the last inverted-residual block (what
-//! top-block fine-tuning starts from). It lives under a directory named by a key over the
+//! the genre head reads), the pooled outputs of each stage's last block (the lower-level colour
+//! and texture features the richer heads are measured with) and the activation entering the last
+//! inverted-residual block (what top-block fine-tuning starts from); for each poster as is, a
+//! small thumbnail (what the seeds' pixel-based systems and the colour tables read). It lives under a directory named by a key over the
 //! weights' bytes and the preprocessing, so a change to either can never read stale features.
 //! Work is written in chunks, each synced and renamed into place when complete, with a checksum
 //! over its data: a killed run computes only the missing chunks, and a damaged one is computed
@@ -30,10 +32,18 @@ pub const VIEWS: usize = 2;
 pub const TAP_BLOCK: usize = 16;
 /// Channels entering [`TAP_BLOCK`].
 pub const TAP_CHANNELS: usize = 160;
+/// The blocks whose pooled outputs are cached: the last block of each of MobileNetV2's stages.
+pub const STAGE_ENDS: [usize; 7] = [0, 2, 5, 9, 12, 15, 16];
+/// Channels out of each of [`STAGE_ENDS`].
+pub const STAGE_CHANNELS: [usize; 7] = [16, 24, 32, 64, 96, 160, 320];
+/// Width of one view's pooled stage outputs, all stages side by side.
+pub const STAGE_FEATURES: usize = 712;
+/// The thumbnail is the model input box-averaged by this factor in each direction.
+pub const THUMB_FACTOR: usize = 4;
 /// Posters per cache file.
 const CHUNK: usize = 256;
 /// Bumped when what a chunk holds changes.
-const CACHE_VERSION: &str = "onesheet-features-v2";
+const CACHE_VERSION: &str = "onesheet-features-v3";
 
 /// What the cached numbers depend on.
 pub struct CacheSpec {
@@ -64,6 +74,15 @@ impl CacheSpec {
         Ok(format!("{:x}", hasher.finalize())[..16].to_string())
     }
 
+    /// `[3, height, width]` of one cached thumbnail.
+    pub fn thumb_shape(&self) -> [usize; 3] {
+        [
+            3,
+            self.input.height as usize / THUMB_FACTOR,
+            self.input.width as usize / THUMB_FACTOR,
+        ]
+    }
+
     /// `[channels, height, width]` of one cached tap activation.
     pub fn tap_shape(&self) -> [usize; 3] {
         let down = |n: u32| (n as usize).div_ceil(32);
@@ -85,6 +104,12 @@ pub struct Features {
     pub tap: Vec<f16>,
     /// Shape of one tap activation.
     pub tap_shape: [usize; 3],
+    /// `[posters, VIEWS, STAGE_FEATURES]` pooled outputs of the [`STAGE_ENDS`] blocks.
+    pub stages: Vec<f32>,
+    /// `[posters, thumb_shape]` RGB thumbnails of each poster as is, channel-major, 0–255.
+    pub thumbs: Vec<u8>,
+    /// Shape of one thumbnail.
+    pub thumb_shape: [usize; 3],
 }
 
 impl Features {
@@ -97,6 +122,23 @@ impl Features {
     pub fn pooled(&self, row: usize, view: usize) -> &[f32] {
         let at = (row * VIEWS + view) * FEATURES;
         &self.pooled[at..at + FEATURES]
+    }
+
+    /// The pooled stage outputs of poster `row`, view `view`.
+    pub fn stages(&self, row: usize, view: usize) -> &[f32] {
+        let at = (row * VIEWS + view) * STAGE_FEATURES;
+        &self.stages[at..at + STAGE_FEATURES]
+    }
+
+    /// Values in one thumbnail.
+    pub fn thumb_len(&self) -> usize {
+        self.thumb_shape.iter().product()
+    }
+
+    /// The thumbnail of poster `row`.
+    pub fn thumb(&self, row: usize) -> &[u8] {
+        let len = self.thumb_len();
+        &self.thumbs[row * len..(row + 1) * len]
     }
 
     /// The tap activation of poster `row`, view `view`.
@@ -120,7 +162,11 @@ pub fn ensure(
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let chunks: Vec<&[Poster]> = posters.chunks(CHUNK).collect();
     let tap_shape = spec.tap_shape();
-    let tap_len: usize = tap_shape.iter().product();
+    let thumb_shape = spec.thumb_shape();
+    let lens = Lens {
+        tap: tap_shape.iter().product(),
+        thumb: thumb_shape.iter().product(),
+    };
     // A chunk counts as cached only when it reads back whole and matches its checksum: a
     // damaged one (a full disk, a copy cut short) is computed again, not trusted.
     let mut loaded: Vec<Option<Chunk>> = (0..chunks.len())
@@ -129,7 +175,7 @@ pub fn ensure(
             if !path.exists() {
                 return None;
             }
-            read_chunk(&path, chunks[i], tap_len)
+            read_chunk(&path, chunks[i], &lens)
                 .map_err(|error| {
                     eprintln!(
                         "warning: cached features {} are damaged ({error:#}); computing them again",
@@ -182,19 +228,24 @@ pub fn ensure(
     let mut features = Features {
         ids: Vec::with_capacity(posters.len()),
         pooled: Vec::with_capacity(posters.len() * VIEWS * FEATURES),
-        tap: Vec::with_capacity(posters.len() * VIEWS * tap_len),
+        tap: Vec::with_capacity(posters.len() * VIEWS * lens.tap),
         tap_shape,
+        stages: Vec::with_capacity(posters.len() * VIEWS * STAGE_FEATURES),
+        thumbs: Vec::with_capacity(posters.len() * lens.thumb),
+        thumb_shape,
     };
     for (i, chunk) in chunks.iter().enumerate() {
         let path = chunk_path(&dir, i);
         let read = match loaded[i].take() {
             Some(read) => read,
-            None => read_chunk(&path, chunk, tap_len)
+            None => read_chunk(&path, chunk, &lens)
                 .with_context(|| format!("reading cached features {}", path.display()))?,
         };
         features.ids.extend(read.ids);
         features.pooled.extend(read.pooled);
         features.tap.extend(read.tap);
+        features.stages.extend(read.stages);
+        features.thumbs.extend(read.thumbs);
     }
     bar.finish_and_clear();
     Ok(features)
@@ -215,7 +266,9 @@ fn compute_chunk(
 ) -> Result<Vec<u8>> {
     let limits = DecodeLimits::default();
     let mut pooled = Vec::new();
+    let mut stages = Vec::new();
     let mut tap = Vec::new();
+    let mut thumbs = Vec::new();
     for group in posters.chunks(batch_size.max(1)) {
         let inputs = group
             .iter()
@@ -226,20 +279,29 @@ fn compute_chunk(
                     .with_context(|| format!("preparing {}", p.image.display()))
             })
             .collect::<Result<Vec<ModelInput>>>()?;
+        for input in &inputs {
+            thumbs.extend(thumbnail(input));
+        }
         let x = batch(&inputs, device);
         // Views interleaved per poster: [p0 as is, p0 mirrored, p1 as is, …].
         let n = inputs.len();
         let [_, c, h, w] = x.dims();
         let both =
             Tensor::stack::<5>(vec![x.clone(), x.flip([3])], 1).reshape([n * VIEWS, c, h, w]);
-        let (t, p) = tap_and_pool(backbone, both);
-        tap.extend(read_f32(t.into_data())?.into_iter().map(f16::from_f32));
-        pooled.extend(read_f32(p.into_data())?);
+        let pass = backbone_pass(backbone, both);
+        tap.extend(
+            read_f32(pass.tap.into_data())?
+                .into_iter()
+                .map(f16::from_f32),
+        );
+        pooled.extend(read_f32(pass.pooled.into_data())?);
+        stages.extend(read_f32(pass.stages.into_data())?);
         bar.inc(n as u64);
     }
     let ids: Vec<&str> = posters.iter().map(|p| p.id.as_str()).collect();
     let [tc, th, tw] = spec.tap_shape();
     let pooled_bytes: &[u8] = bytemuck::cast_slice(&pooled);
+    let stages_bytes: &[u8] = bytemuck::cast_slice(&stages);
     let tap_bytes: &[u8] = bytemuck::cast_slice(&tap);
     let tensors = [
         (
@@ -251,6 +313,14 @@ fn compute_chunk(
             )?,
         ),
         (
+            "stages",
+            TensorView::new(
+                Dtype::F32,
+                vec![posters.len(), VIEWS, STAGE_FEATURES],
+                stages_bytes,
+            )?,
+        ),
+        (
             "tap",
             TensorView::new(
                 Dtype::F16,
@@ -258,19 +328,77 @@ fn compute_chunk(
                 tap_bytes,
             )?,
         ),
+        (
+            "thumbs",
+            TensorView::new(
+                Dtype::U8,
+                [vec![posters.len()], spec.thumb_shape().to_vec()].concat(),
+                &thumbs,
+            )?,
+        ),
     ];
     let metadata = HashMap::from([
         ("ids".to_string(), serde_json::to_string(&ids)?),
-        ("sha256".to_string(), data_digest(pooled_bytes, tap_bytes)),
+        (
+            "sha256".to_string(),
+            data_digest(&[pooled_bytes, stages_bytes, tap_bytes, &thumbs]),
+        ),
     ]);
     Ok(safetensors::serialize(tensors, Some(metadata))?)
 }
 
-/// The activation entering [`TAP_BLOCK`], and the pooled embedding, from one backbone pass.
-pub fn tap_and_pool(backbone: &MobileNetV2, input: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
-    let tap = backbone.to_tap(input, TAP_BLOCK);
-    let pooled = global_average_pool(backbone.from_tap(tap.clone(), TAP_BLOCK));
-    (tap, pooled)
+/// What one backbone pass leaves in the cache.
+pub struct Pass {
+    /// The activation entering [`TAP_BLOCK`].
+    pub tap: Tensor<4>,
+    /// The pooled embedding, `[batch, FEATURES]`.
+    pub pooled: Tensor<2>,
+    /// The [`STAGE_ENDS`] blocks' pooled outputs side by side, `[batch, STAGE_FEATURES]`.
+    pub stages: Tensor<2>,
+}
+
+/// Runs the backbone block by block, keeping what the cache holds.
+pub fn backbone_pass(backbone: &MobileNetV2, input: Tensor<4>) -> Pass {
+    let mut x = backbone.stem.forward(input);
+    let mut stages = Vec::with_capacity(STAGE_ENDS.len());
+    let mut tap = None;
+    for (i, block) in backbone.blocks.iter().enumerate() {
+        if i == TAP_BLOCK {
+            tap = Some(x.clone());
+        }
+        x = block.forward(x);
+        if STAGE_ENDS.contains(&i) {
+            stages.push(global_average_pool(x.clone()));
+        }
+    }
+    let tap = tap.unwrap_or_else(|| x.clone());
+    Pass {
+        pooled: global_average_pool(backbone.last.forward(x)),
+        stages: Tensor::cat(stages, 1),
+        tap,
+    }
+}
+
+/// The model input box-averaged by [`THUMB_FACTOR`], back in 0–255: `[3, h/4, w/4]`.
+fn thumbnail(input: &ModelInput) -> Vec<u8> {
+    let (w, h) = (input.width / THUMB_FACTOR, input.height / THUMB_FACTOR);
+    let mut out = Vec::with_capacity(3 * w * h);
+    let area = (THUMB_FACTOR * THUMB_FACTOR) as f32;
+    for plane in input.data.chunks(input.width * input.height) {
+        for y in 0..h {
+            for x in 0..w {
+                let sum: f32 = (0..THUMB_FACTOR)
+                    .flat_map(|dy| {
+                        let row = (y * THUMB_FACTOR + dy) * input.width + x * THUMB_FACTOR;
+                        plane[row..row + THUMB_FACTOR].iter().copied()
+                    })
+                    .sum();
+                // The input is x/127.5 − 1; undo it.
+                out.push(((sum / area + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    out
 }
 
 fn read_f32(data: TensorData) -> Result<Vec<f32>> {
@@ -279,24 +407,30 @@ fn read_f32(data: TensorData) -> Result<Vec<f32>> {
 }
 
 /// SHA-256 over a chunk's tensor data: safetensors notices a file cut short, not a changed byte.
-fn data_digest(pooled: &[u8], tap: &[u8]) -> String {
-    format!(
-        "{:x}",
-        Sha256::new()
-            .chain_update(pooled)
-            .chain_update(tap)
-            .finalize()
-    )
+fn data_digest(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// Values per poster in each of a chunk's tensors that depend on the input size.
+struct Lens {
+    tap: usize,
+    thumb: usize,
 }
 
 /// One cache file's contents.
 struct Chunk {
     ids: Vec<String>,
     pooled: Vec<f32>,
+    stages: Vec<f32>,
     tap: Vec<f16>,
+    thumbs: Vec<u8>,
 }
 
-fn read_chunk(path: &Path, posters: &[Poster], tap_len: usize) -> Result<Chunk> {
+fn read_chunk(path: &Path, posters: &[Poster], lens: &Lens) -> Result<Chunk> {
     let bytes = std::fs::read(path)?;
     let (_, metadata) = SafeTensors::read_metadata(&bytes)?;
     let metadata = metadata.metadata().clone().unwrap_or_default();
@@ -310,18 +444,26 @@ fn read_chunk(path: &Path, posters: &[Poster], tap_len: usize) -> Result<Chunk> 
     }
     let tensors = SafeTensors::deserialize(&bytes)?;
     let pooled = tensors.tensor("pooled")?;
+    let stages = tensors.tensor("stages")?;
     let tap = tensors.tensor("tap")?;
-    if pooled.data().len() != posters.len() * VIEWS * FEATURES * 4
-        || tap.data().len() != posters.len() * VIEWS * tap_len * 2
+    let thumbs = tensors.tensor("thumbs")?;
+    let n = posters.len();
+    if pooled.data().len() != n * VIEWS * FEATURES * 4
+        || stages.data().len() != n * VIEWS * STAGE_FEATURES * 4
+        || tap.data().len() != n * VIEWS * lens.tap * 2
+        || thumbs.data().len() != n * lens.thumb
     {
         bail!("its tensors have unexpected sizes");
     }
-    if metadata.get("sha256") != Some(&data_digest(pooled.data(), tap.data())) {
+    let digest = data_digest(&[pooled.data(), stages.data(), tap.data(), thumbs.data()]);
+    if metadata.get("sha256") != Some(&digest) {
         bail!("its data does not match its checksum");
     }
     Ok(Chunk {
         ids,
         pooled: bytemuck::pod_collect_to_vec(pooled.data()),
+        stages: bytemuck::pod_collect_to_vec(stages.data()),
         tap: bytemuck::pod_collect_to_vec(tap.data()),
+        thumbs: thumbs.data().to_vec(),
     })
 }

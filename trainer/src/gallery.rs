@@ -16,6 +16,7 @@ use onesheet::index::{self, Index};
 use onesheet::inference::Analysis;
 use onesheet::{Backend, GENRES, NUM_GENRES, preprocess};
 
+use crate::colour::{BINS, bin_colour, colour_shares};
 use crate::explain::map_image;
 use crate::posters;
 use crate::{progress, write};
@@ -101,7 +102,7 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
                     }
                     shown.push(Shown {
                         name: poster.name.clone(),
-                        colours: colour_shares(&thumb),
+                        colours: colour_shares(thumb.pixels().map(|p| p.0)),
                         analysis,
                     });
                 }
@@ -170,46 +171,6 @@ fn similarity_index(shown: &[Shown], model: &str) -> Result<Index> {
         )?;
     }
     Ok(index)
-}
-
-// ---- colours ------------------------------------------------------------------------------
-
-/// Colour bins: 4 levels per channel.
-const LEVELS: usize = 4;
-const BINS: usize = LEVELS * LEVELS * LEVELS;
-
-/// The share of a picture's coloured pixels in each bin; grays (channels within 32 of each
-/// other, or in a bin on the gray diagonal), near-black and near-white pixels are left out, as
-/// seed 001 did.
-fn colour_shares(image: &RgbImage) -> Vec<f32> {
-    let mut counts = vec![0u32; BINS];
-    for pixel in image.pixels() {
-        let [r, g, b] = pixel.0;
-        let (high, low) = (r.max(g).max(b), r.min(g).min(b));
-        if high - low < 32 || high < 40 || low > 225 {
-            continue;
-        }
-        let level = |v: u8| usize::from(v) * LEVELS / 256;
-        let (lr, lg, lb) = (level(r), level(g), level(b));
-        // A bin on the gray diagonal names a gray whatever tint its pixels have.
-        if lr == lg && lg == lb {
-            continue;
-        }
-        counts[(lr * LEVELS + lg) * LEVELS + lb] += 1;
-    }
-    let total = counts.iter().sum::<u32>().max(1) as f32;
-    counts.into_iter().map(|c| c as f32 / total).collect()
-}
-
-/// A bin's colour, as CSS hex (the middle of the bin).
-fn bin_colour(bin: usize) -> String {
-    let centre = |level: usize| (level * 256 / LEVELS + 128 / LEVELS) as u8;
-    let (r, g, b) = (
-        bin / (LEVELS * LEVELS),
-        (bin / LEVELS) % LEVELS,
-        bin % LEVELS,
-    );
-    format!("#{:02x}{:02x}{:02x}", centre(r), centre(g), centre(b))
 }
 
 // ---- pages --------------------------------------------------------------------------------
@@ -441,9 +402,13 @@ mod tests {
     #[test]
     fn grays_are_left_out_of_the_colours() {
         let gray = RgbImage::from_pixel(4, 4, image::Rgb([120, 120, 120]));
-        assert!(colour_shares(&gray).iter().all(|&s| s == 0.0));
+        assert!(
+            colour_shares(gray.pixels().map(|p| p.0))
+                .iter()
+                .all(|&s| s == 0.0)
+        );
         let red = RgbImage::from_pixel(4, 4, image::Rgb([220, 20, 20]));
-        let shares = colour_shares(&red);
+        let shares = colour_shares(red.pixels().map(|p| p.0));
         let top = (0..BINS)
             .max_by(|&a, &b| shares[a].total_cmp(&shares[b]))
             .unwrap_or(0);

@@ -13,12 +13,15 @@ pub mod paths;
 pub mod progress;
 pub mod write;
 
+pub mod colour;
 pub mod dataset;
 pub mod evaluation;
 pub mod features;
+pub mod levers;
 pub mod split;
 pub mod thresholds;
 pub mod training;
+pub mod tune;
 
 pub mod posters;
 

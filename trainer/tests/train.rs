@@ -187,7 +187,7 @@ fn trains_evaluates_and_classifies() {
         "head:",
         "top:",
         "full:",
-        "dropout 0.3",
+        "dropout 0.6",
         "release year",
         "seed 42",
     ] {
@@ -230,6 +230,13 @@ fn trains_evaluates_and_classifies() {
         "Per decade",
         "given the release year",
         "| with the year |",
+        "RBF SVM on frozen features",
+        "classes balanced",
+        "4-layer MLP",
+        "grayscale pixels + k-NN",
+        "+ logistic regression",
+        "+ random forest",
+        "small CNN from scratch",
     ] {
         assert!(text.contains(needle), "report lacks {needle}:\n{text}");
     }
@@ -310,7 +317,7 @@ fn resuming_after_an_interruption_gives_the_same_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     synthetic_dataset(&data, 24);
-    let args = ["--stage", "head", "--head-epochs", "5"];
+    let args = ["--stage", "top", "--head-epochs", "3", "--top-epochs", "4"];
 
     let straight = dir.path().join("straight.safetensors");
     let output = train(&data, &dir.path().join("work-a"), &straight, &args);
@@ -326,9 +333,9 @@ fn resuming_after_an_interruption_gives_the_same_model() {
         "the interrupted run must not report success"
     );
     assert!(!resumed.exists(), "an interrupted run wrote a model");
-    // One run directory under head/, named for its configuration.
-    let runs: Vec<PathBuf> = std::fs::read_dir(work.join("head"))
-        .expect("head/ exists")
+    // One run directory under top/, named for its configuration.
+    let runs: Vec<PathBuf> = std::fs::read_dir(work.join("top"))
+        .expect("top/ exists")
         .map(|e| e.expect("entry").path())
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -375,18 +382,19 @@ fn resuming_after_an_interruption_gives_the_same_model() {
     assert!(stderr.contains("damaged"), "{stderr}");
     assert_eq!(checksum(&straight), checksum(&again));
 
-    // Other settings in the same working directory start a run of their own beside it.
+    // Other settings in the same working directory start a run of their own beside it, and
+    // so does the same top stage after another head.
     let other = dir.path().join("other.safetensors");
-    let output = train(
-        &data,
-        &work,
-        &other,
-        &["--stage", "head", "--head-epochs", "3"],
-    );
-    assert!(output.status.success());
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("resuming"));
+    for other_args in [
+        ["--stage", "top", "--head-epochs", "3", "--top-epochs", "3"],
+        ["--stage", "top", "--head-epochs", "2", "--top-epochs", "3"],
+    ] {
+        let output = train(&data, &work, &other, &other_args);
+        assert!(output.status.success());
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("resuming"));
+    }
     assert_eq!(
-        std::fs::read_dir(work.join("head")).expect("head/").count(),
-        2
+        std::fs::read_dir(work.join("top")).expect("top/").count(),
+        3
     );
 }

@@ -20,6 +20,10 @@ pub struct Args {
     /// Where to write the report; plots go in a `report/` folder beside it.
     #[arg(long, default_value = "models/REPORT.md")]
     report: PathBuf,
+    /// Leave out the seed projects' systems (SVMs, MLP, PCA + k-NN/logistic/forest, small
+    /// CNN), which take minutes to fit.
+    #[arg(long)]
+    no_seed_systems: bool,
 }
 
 /// Runs `onesheet evaluate`.
@@ -28,6 +32,7 @@ pub fn run(args: Args) -> Result<()> {
         model: args.model,
         sources: args.sources.into(),
         report: args.report,
+        seed_systems: !args.no_seed_systems,
     })
     .map(drop)
 }

@@ -8,10 +8,12 @@ mod export;
 mod gallery;
 mod index;
 mod kiosk;
+mod levers;
 mod serve;
 mod similar;
 mod sources;
 mod train;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,11 @@ enum Command {
     Train(train::Args),
     /// Evaluate a bundle on the test splits and write the report.
     Evaluate(evaluate::Args),
+    /// Measure changes to the head's inputs and training on the validation posters.
+    Levers(levers::Args),
+    /// Random search of the head's settings, scored by k-fold cross-validation on the
+    /// training posters (seed 004).
+    Tune(tune::Args),
     /// Genres of every poster in files or folders.
     Classify(classify::Args),
     /// Print the pretrained backbone's 1280-d embedding of each image, one JSON line each.
@@ -65,6 +72,8 @@ impl Cli {
         match self.command {
             Command::Train(args) => train::run(args).map(done),
             Command::Evaluate(args) => evaluate::run(args).map(done),
+            Command::Levers(args) => levers::run(args).map(done),
+            Command::Tune(args) => tune::run(args).map(done),
             Command::Classify(args) => classify::run(args),
             Command::Embed(args) => embed::run(args),
             Command::Index(args) => index::run(args),

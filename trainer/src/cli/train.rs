@@ -34,16 +34,19 @@ pub struct Args {
     /// Most epochs of the full fine-tuning stage.
     #[arg(long, default_value_t = 10)]
     full_epochs: usize,
-    /// Dropout before the genre head's linear layer.
-    #[arg(long, default_value_t = 0.3)]
+    /// Dropout before each of the genre head's layers.
+    #[arg(long, default_value_t = 0.6)]
     dropout: f64,
+    /// Width of the genre head's hidden ReLU layer; 0 for a linear head.
+    #[arg(long, default_value_t = 128)]
+    head_hidden: usize,
     /// Where training runs: `cpu` or `webgpu` (natively wgpu on Vulkan, Metal or DX12).
     #[arg(long, default_value = "cpu", value_parser = parse_backend)]
     backend: Backend,
     /// Store weights in f32 rather than f16.
     #[arg(long)]
     f32: bool,
-    /// Stop the head stage after this epoch's checkpoint, as a crash would (tests resuming).
+    /// Stop the top-blocks stage after this epoch's checkpoint, as a crash would (tests resuming).
     #[arg(long, hide = true)]
     stop_after_epoch: Option<usize>,
 }
@@ -74,6 +77,7 @@ pub fn run(args: Args) -> Result<()> {
         top_epochs: args.top_epochs,
         full_epochs: args.full_epochs,
         dropout: args.dropout,
+        head_hidden: (args.head_hidden > 0).then_some(args.head_hidden),
         backend: args.backend,
         precision: if args.f32 {
             Precision::F32

@@ -55,6 +55,18 @@ pub fn roc_auc(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64))
 }
 
+/// Mean [`roc_auc`] over the genres that have one: a cheap macro ROC-AUC for model selection.
+pub fn macro_roc_auc(scores: &[Vec<f32>], labels: &[Labels]) -> Option<f64> {
+    let aucs: Vec<f64> = (0..GENRES.len())
+        .filter_map(|g| {
+            let s: Vec<f32> = scores.iter().map(|r| r[g]).collect();
+            let l: Vec<Option<bool>> = labels.iter().map(|l| l[g]).collect();
+            roc_auc(&s, &l)
+        })
+        .collect();
+    (!aucs.is_empty()).then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
+}
+
 /// Average precision for one genre (the area under the precision–recall curve as a step sum,
 /// as scikit-learn computes it). `None` without a positive.
 pub fn average_precision(scores: &[f32], labels: &[Option<bool>]) -> Option<f64> {

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 pub mod metrics;
 pub mod plots;
 pub mod report;
+pub mod seeds;
 
 use crate::dataset::{Collection, Labels};
 use crate::progress;
@@ -42,6 +43,8 @@ pub struct EvaluateConfig {
     pub sources: Sources,
     /// Where to write the report; plots go in a `report/` folder beside it.
     pub report: PathBuf,
+    /// Fit and report the seed projects' systems (minutes; off for quick runs and tests).
+    pub seed_systems: bool,
 }
 
 /// Evaluates the bundle on each collection's test split and writes the report.
@@ -58,6 +61,15 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
     let prepared = prepare(&args.sources, size)?;
     let classifier = Classifier::new(bundle, device.clone());
     let baselines = Baselines::fit(&prepared, &args.sources, &device)?;
+    let seed_systems = if args.seed_systems {
+        seeds::fit_all(
+            &prepared,
+            args.sources.seed,
+            &args.sources.work.join("tune.json"),
+        )?
+    } else {
+        Vec::new()
+    };
 
     let mut splits = Vec::new();
     for collection in Collection::ALL {
@@ -125,7 +137,13 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
             with_year,
             decades,
             decades_with_year,
-            baselines: baselines.evaluate(&prepared, &rows, args.sources.seed)?,
+            baselines: {
+                let mut all = baselines.evaluate(&prepared, &rows, args.sources.seed)?;
+                for system in &seed_systems {
+                    all.push(system.figures(&rows)?);
+                }
+                all
+            },
             seconds,
         });
     }
@@ -209,6 +227,22 @@ pub enum Baseline {
     LabelPrior,
     /// One-vs-rest logistic regression on frozen pooled features.
     Logistic,
+    /// Seed 001: an RBF SVM per genre on frozen features.
+    Svm,
+    /// The same with each genre's classes balanced.
+    SvmBalanced,
+    /// Seed 001: a 4-layer MLP on frozen features.
+    Mlp,
+    /// Seed 001: PCA of grayscale pixels, then k-NN.
+    PcaKnn,
+    /// Then logistic regression.
+    PcaLogistic,
+    /// Then a random forest.
+    PcaForest,
+    /// Seeds 000, 001, 004: a small CNN from scratch.
+    SmallCnn,
+    /// Seed 004: the head with settings from `onesheet tune`'s random search.
+    Tuned,
 }
 
 /// One baseline's figures on a test split.

@@ -9,7 +9,9 @@ pub mod loader;
 pub mod loss;
 pub mod models;
 pub mod pipeline;
+pub mod probe;
 pub mod renderer;
+pub mod small_cnn;
 pub mod year_prior;
 
 pub use pipeline::{Prepared, RunLog, Sources, Stage, TrainConfig, prepare, scores_of, train};

@@ -1,0 +1,43 @@
+//! `onesheet levers`: arguments for [`onesheet_trainer::levers::run`].
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use onesheet_trainer::levers;
+use onesheet_trainer::training::{Sources, prepare};
+
+use super::sources::{SourcesArgs, parse_size};
+
+/// Arguments of `onesheet levers`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    sources: SourcesArgs,
+    /// Model input the features are cached at, WIDTHxHEIGHT.
+    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    size: (u32, u32),
+    /// Run only the levers whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Where the results go (default: `levers.json` in the working directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `onesheet levers`.
+pub fn run(args: Args) -> Result<()> {
+    let sources: Sources = args.sources.into();
+    let prepared = prepare(&sources, args.size)?;
+    let chosen: Vec<_> = levers::standard()
+        .into_iter()
+        .filter(|l| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| l.name.contains(o.as_str()))
+        })
+        .collect();
+    let out = args.out.unwrap_or_else(|| sources.work.join("levers.json"));
+    levers::run(&prepared, &chosen, &out)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `onesheet tune`: arguments for [`onesheet_trainer::tune::run`].
+
+use anyhow::Result;
+use onesheet_trainer::training::{Sources, prepare};
+use onesheet_trainer::tune;
+
+use super::sources::{SourcesArgs, parse_size};
+
+/// Arguments of `onesheet tune`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    sources: SourcesArgs,
+    /// Model input the features are cached at, WIDTHxHEIGHT.
+    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    size: (u32, u32),
+    /// Settings drawn.
+    #[arg(long, default_value_t = 12)]
+    trials: usize,
+    /// Cross-validation folds of the training posters.
+    #[arg(long, default_value_t = 3)]
+    folds: usize,
+}
+
+/// Runs `onesheet tune`.
+pub fn run(args: Args) -> Result<()> {
+    let sources: Sources = args.sources.into();
+    let prepared = prepare(&sources, args.size)?;
+    let out = sources.work.join("tune.json");
+    let search = tune::run(&prepared, args.trials, args.folds, sources.seed, &out)?;
+    if let Some(best) = search.trials.get(search.best) {
+        eprintln!(
+            "best of {} (trial {}): CV macro ROC-AUC {:.4} — {}",
+            search.trials.len(),
+            search.best + 1,
+            best.mean_auc,
+            best.config.summary()
+        );
+    }
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
