@@ -23,6 +23,8 @@ pub struct ExportConfig {
     pub size: (u32, u32),
     /// How the weights are stored.
     pub precision: Precision,
+    /// Width of the genre head's hidden layer (none: a linear head).
+    pub head_hidden: Option<usize>,
 }
 
 /// A year prior as meaningless as the untrained head, so that the year's path through every
@@ -51,7 +53,9 @@ pub fn export_untrained(args: &ExportConfig) -> Result<()> {
         .with_context(|| format!("loading weights {}", args.weights.display()))?;
     let model = GenreClassifier {
         backbone: network.backbone,
-        head: GenreHeadConfig::new().init(&device),
+        head: GenreHeadConfig::new()
+            .with_hidden(args.head_hidden)
+            .init(&device),
     };
     let provenance = Provenance {
         trained: false,

@@ -240,9 +240,21 @@ fn trains_evaluates_and_classifies() {
     ] {
         assert!(text.contains(needle), "report lacks {needle}:\n{text}");
     }
+    for needle in [
+        "thresholds tuned for",
+        "| accuracy |",
+        "| precision (recall ≥ 0.25) |",
+        "## Dominant colours (seed 001)",
+    ] {
+        assert!(text.contains(needle), "report lacks {needle}:\n{text}");
+    }
     for plot in [
         "auc-posters.png",
         "auc-vintage.png",
+        "roc-posters.png",
+        "pr-vintage.png",
+        "colours-genre.png",
+        "colours-decade.png",
         "decades.png",
         "loss.png",
     ] {

@@ -28,6 +28,10 @@ pub struct Args {
     /// Store weights in f32 rather than f16.
     #[arg(long)]
     f32: bool,
+    /// Width of the genre head's hidden layer (the shipped head's by default); 0 for a
+    /// linear head.
+    #[arg(long, default_value_t = 128)]
+    head_hidden: usize,
 }
 
 /// Writes the bundle.
@@ -42,6 +46,7 @@ pub fn run(args: Args) -> Result<()> {
         out: args.out,
         weights: args.weights,
         size: args.size,
+        head_hidden: (args.head_hidden > 0).then_some(args.head_hidden),
         precision: if args.f32 {
             Precision::F32
         } else {

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, default_value = "224x320", value_parser = parse_size)]
     size: (u32, u32),
     /// The last stage to run.
-    #[arg(long, value_enum, default_value_t = StageArg::Top)]
+    #[arg(long, value_enum, default_value_t = StageArg::Head)]
     stage: StageArg,
     /// Most epochs of the head stage.
     #[arg(long, default_value_t = 40)]

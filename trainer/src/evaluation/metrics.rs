@@ -182,6 +182,97 @@ pub fn best_f1_threshold(scores: &[f32], labels: &[Option<bool>]) -> (f32, f64) 
     (best_threshold, best_f1)
 }
 
+/// Points of a curve, in order.
+pub type Curve = Vec<(f64, f64)>;
+
+/// The ROC curve of one genre as (false-positive rate, true-positive rate) points from (0, 0)
+/// to (1, 1), and its precision–recall curve as (recall, precision) points; both empty
+/// without a positive and a negative.
+pub fn curves(scores: &[f32], labels: &[Option<bool>]) -> (Curve, Curve) {
+    let (known, positives) = known_pairs(scores, labels);
+    let negatives = known.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let (mut roc, mut pr) = (vec![(0.0, 0.0)], Vec::new());
+    let mut tp = 0;
+    for (_, end, pos) in tie_runs(&known) {
+        tp += pos;
+        let fp = end - tp;
+        roc.push((ratio(fp, negatives), ratio(tp, positives)));
+        pr.push((ratio(tp, positives), ratio(tp, end)));
+    }
+    (roc, pr)
+}
+
+/// What a threshold is tuned for (seed 003 compared all three).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Objective {
+    /// F1 (the shipped decisions).
+    F1,
+    /// Accuracy: the share of right flags, negatives included.
+    Accuracy,
+    /// Precision among thresholds that still find at least this share of the positives.
+    Precision {
+        /// The least recall allowed.
+        min_recall: f64,
+    },
+}
+
+impl Objective {
+    /// In words, for the report.
+    pub fn describe(self) -> String {
+        match self {
+            Self::F1 => "F1".into(),
+            Self::Accuracy => "accuracy".into(),
+            Self::Precision { min_recall } => {
+                format!("precision (recall ≥ {min_recall})")
+            }
+        }
+    }
+}
+
+/// The threshold that maximises `objective` for one genre (candidates as in
+/// [`best_f1_threshold`]; ties go to the higher threshold).
+pub fn best_threshold(scores: &[f32], labels: &[Option<bool>], objective: Objective) -> f32 {
+    if objective == Objective::F1 {
+        return best_f1_threshold(scores, labels).0;
+    }
+    let (known, positives) = known_pairs(scores, labels);
+    let negatives = known.len() - positives;
+    if positives == 0 {
+        return 1.0;
+    }
+    // Predicting nothing is a candidate too (the best accuracy for a rare genre).
+    let nothing = match objective {
+        Objective::Accuracy => ratio(negatives, known.len()),
+        _ => -1.0,
+    };
+    let (mut tp, mut best_threshold, mut best) = (0usize, 1.0f32, nothing);
+    for (start, end, pos) in tie_runs(&known) {
+        tp += pos;
+        let value = match objective {
+            Objective::Accuracy => ratio(tp + negatives - (end - tp), known.len()),
+            Objective::Precision { min_recall } => {
+                if ratio(tp, positives) >= min_recall {
+                    ratio(tp, end)
+                } else {
+                    -1.0
+                }
+            }
+            Objective::F1 => ratio(2 * tp, end + positives),
+        };
+        let threshold = match known.get(end) {
+            Some(next) => f32::midpoint(known[start].0, next.0),
+            None => known[start].0,
+        };
+        if value > best {
+            (best_threshold, best) = (threshold, value);
+        }
+    }
+    best_threshold
+}
+
 /// One genre's figures on a set of posters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GenreFigures {
@@ -313,6 +404,24 @@ mod tests {
 
     fn known(labels: &[bool]) -> Vec<Option<bool>> {
         labels.iter().map(|&l| Some(l)).collect()
+    }
+
+    #[test]
+    fn thresholds_for_accuracy_and_for_precision() {
+        // One positive among nine: flagging it costs a false positive above it, so the most
+        // accurate rule flags nothing; precision with recall ≥ 0.5 must reach down to it.
+        let scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
+        let labels = known(&[false, true, false, false, false, false, false, false, false]);
+        assert_eq!(best_threshold(&scores, &labels, Objective::Accuracy), 1.0);
+        let t = best_threshold(&scores, &labels, Objective::Precision { min_recall: 0.5 });
+        assert!(t > 0.7 && t < 0.8, "{t}");
+        // Three positives on top, a negative, a fourth positive: precision 1 with half the
+        // positives at the second (ties keep the higher threshold); accuracy peaks at the third.
+        let labels = known(&[true, true, true, false, true, false, false, false, false]);
+        let t = best_threshold(&scores, &labels, Objective::Precision { min_recall: 0.5 });
+        assert!(t > 0.7 && t < 0.8, "{t}");
+        let t = best_threshold(&scores, &labels, Objective::Accuracy);
+        assert!(t > 0.6 && t < 0.7, "{t}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+pub mod colours;
 pub mod metrics;
 pub mod plots;
 pub mod report;
@@ -31,7 +32,7 @@ use crate::training::fit::{StageConfig, fit};
 use crate::training::loader::Source;
 use crate::training::models::HeadModel;
 use crate::training::{Prepared, RunLog, Sources, prepare, scores_of};
-use metrics::Summary;
+use metrics::{Objective, Summary, best_threshold};
 use report::{Evaluated, SplitReport};
 
 /// What to evaluate and where the report goes.
@@ -71,6 +72,32 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
         Vec::new()
     };
 
+    // Seed 003's other thresholds: tuned on the bundle's own validation scores for accuracy
+    // and for precision, as the shipped ones are for F1.
+    let valid_rows = prepared.rows(Part::Validation, None);
+    eprintln!("scoring the validation posters for the other thresholds");
+    let (valid_scores, _) = run_bundle(
+        &classifier,
+        &prepared,
+        &valid_rows,
+        args.sources.batch,
+        false,
+    )?;
+    let valid_labels: Vec<Labels> = valid_rows.iter().map(|(_, l)| *l).collect();
+    let objectives: Vec<(Objective, Vec<f32>)> = OBJECTIVES
+        .iter()
+        .map(|&objective| {
+            let thresholds = (0..GENRES.len())
+                .map(|g| {
+                    let s: Vec<f32> = valid_scores.iter().map(|r| r[g]).collect();
+                    let l: Vec<Option<bool>> = valid_labels.iter().map(|l| l[g]).collect();
+                    best_threshold(&s, &l, objective)
+                })
+                .collect();
+            (objective, thresholds)
+        })
+        .collect();
+
     let mut splits = Vec::new();
     for collection in Collection::ALL {
         let rows = prepared.rows(Part::Test, Some(collection));
@@ -78,7 +105,8 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
             continue;
         }
         let started = Instant::now();
-        let (scores, mirrored) = run_bundle(&classifier, &prepared, &rows, args.sources.batch)?;
+        let (scores, mirrored) =
+            run_bundle(&classifier, &prepared, &rows, args.sources.batch, true)?;
         let seconds = started.elapsed().as_secs_f64();
         let labels: Vec<Labels> = rows.iter().map(|(_, l)| *l).collect();
         let thresholds = classifier.bundle.manifest.thresholds();
@@ -130,6 +158,15 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
         });
         let all: Vec<usize> = (0..rows.len()).collect();
         let with_year = with_year.as_ref().map(|(s, d)| summary_of(&all, s, d));
+        let by_objective = objectives
+            .iter()
+            .map(|(objective, thresholds)| {
+                (
+                    objective.describe(),
+                    Summary::new(&scores, &decisions_of(&scores, thresholds), &labels),
+                )
+            })
+            .collect();
         splits.push(SplitReport {
             collection,
             model,
@@ -137,6 +174,9 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
             with_year,
             decades,
             decades_with_year,
+            by_objective,
+            labels,
+            scores,
             baselines: {
                 let mut all = baselines.evaluate(&prepared, &rows, args.sources.seed)?;
                 for system in &seed_systems {
@@ -150,7 +190,11 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
     let run_log: Option<RunLog> = std::fs::read_to_string(args.sources.work.join("run.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
+    let read_json = |name: &str| std::fs::read_to_string(args.sources.work.join(name)).ok();
     let evaluated = Evaluated {
+        levers: read_json("levers.json").and_then(|t| serde_json::from_str(&t).ok()),
+        search: read_json("tune.json").and_then(|t| serde_json::from_str(&t).ok()),
+        colours: colours::Colours::of(&prepared),
         manifest: classifier.bundle.manifest.clone(),
         model_file: args.model.clone(),
         model_bytes: bytes.len(),
@@ -186,6 +230,12 @@ pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
 /// Per poster, a score per genre.
 type Scores = Vec<Vec<f32>>;
 
+/// The threshold objectives reported beside the shipped F1-tuned decisions (seed 003).
+const OBJECTIVES: [Objective; 2] = [
+    Objective::Accuracy,
+    Objective::Precision { min_recall: 0.25 },
+];
+
 /// The bundle's scores on the images of `rows`, through the same path as `onesheet classify`,
 /// and on their mirror images.
 fn run_bundle(
@@ -193,6 +243,7 @@ fn run_bundle(
     prepared: &Prepared,
     rows: &[(usize, Labels)],
     batch: usize,
+    mirror: bool,
 ) -> Result<(Scores, Scores)> {
     let bar = progress::bar(rows.len() as u64, "evaluating");
     let mut scores = Vec::with_capacity(rows.len());
@@ -210,8 +261,10 @@ fn run_bundle(
             })
             .collect::<Result<Vec<ModelInput>>>()?;
         scores.extend(classifier.classify(&inputs)?.into_iter().map(|p| p.scores));
-        let flipped: Vec<ModelInput> = inputs.iter().map(ModelInput::mirrored).collect();
-        mirrored.extend(classifier.classify(&flipped)?.into_iter().map(|p| p.scores));
+        if mirror {
+            let flipped: Vec<ModelInput> = inputs.iter().map(ModelInput::mirrored).collect();
+            mirrored.extend(classifier.classify(&flipped)?.into_iter().map(|p| p.scores));
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

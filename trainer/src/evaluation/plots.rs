@@ -51,53 +51,154 @@ where
     save(buffer, path)
 }
 
-/// Training and validation loss per epoch, one panel per stage.
+/// Training and validation loss per epoch, one panel per stage: each panel's range fitted to
+/// its curves, whole-epoch ticks, and the series named in the caption rather than in a legend
+/// box over the lines.
 pub fn losses(path: &Path, stages: &[(&str, &[EpochLoss])]) -> Result<()> {
     draw(path, |root| {
         let panels = root.split_evenly((1, stages.len().max(1)));
         for (area, (name, curve)) in panels.iter().zip(stages) {
-            let epochs = curve.len().max(2) as f64;
-            let top = curve
-                .iter()
-                .flat_map(|e| [e.train, e.valid])
-                .fold(0.0f64, f64::max)
-                * 1.1;
+            let last = curve.iter().map(|e| e.epoch).max().unwrap_or(1).max(2);
+            let values = curve.iter().flat_map(|e| [e.train, e.valid]);
+            let (low, high) =
+                values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let pad = ((high - low) * 0.08).max(1e-3);
+            let (low, high) = if low <= high {
+                (low - pad, high + pad)
+            } else {
+                (0.0, 1.0)
+            };
             let mut chart = ChartBuilder::on(area)
-                .caption(format!("{name}: loss per epoch"), ("sans-serif", 22))
+                .caption(
+                    format!("{name}: loss per epoch (blue train, red validation)"),
+                    ("sans-serif", 20),
+                )
                 .margin(12)
                 .x_label_area_size(36)
-                .y_label_area_size(52)
-                .build_cartesian_2d(1.0..epochs, 0.0..top.max(0.1))
+                .y_label_area_size(60)
+                .build_cartesian_2d(1usize..last, low..high)
                 .map_err(|e| anyhow!("{e}"))?;
             chart
                 .configure_mesh()
                 .x_desc("epoch")
-                .y_desc("masked BCE")
+                .y_desc("loss")
+                .x_labels(last.min(20))
+                .x_label_formatter(&|e| e.to_string())
                 .draw()
                 .map_err(|e| anyhow!("{e}"))?;
-            for (label, color, pick) in [
-                (
-                    "train",
-                    BLUE,
-                    (|e: &EpochLoss| e.train) as fn(&EpochLoss) -> f64,
-                ),
-                ("validation", RED, |e: &EpochLoss| e.valid),
+            for (color, pick) in [
+                (BLUE, (|e: &EpochLoss| e.train) as fn(&EpochLoss) -> f64),
+                (RED, |e: &EpochLoss| e.valid),
             ] {
                 chart
                     .draw_series(LineSeries::new(
-                        curve.iter().map(|e| (e.epoch as f64, pick(e))),
+                        curve.iter().map(|e| (e.epoch, pick(e))),
                         color.stroke_width(2),
                     ))
-                    .map_err(|e| anyhow!("{e}"))?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color));
+                    .map_err(|e| anyhow!("{e}"))?;
+                chart
+                    .draw_series(
+                        curve
+                            .iter()
+                            .map(|e| Circle::new((e.epoch, pick(e)), 3, color.filled())),
+                    )
+                    .map_err(|e| anyhow!("{e}"))?;
             }
+        }
+        Ok(())
+    })
+}
+
+/// Small multiples of curves, one panel per named curve (ROC or precision–recall curves per
+/// genre), both axes 0–1; `diagonal` draws the chance line of a ROC panel.
+pub fn curve_grid(
+    path: &Path,
+    title: &str,
+    panels: &[(String, Vec<(f64, f64)>)],
+    diagonal: bool,
+) -> Result<()> {
+    draw(path, |root| {
+        let root = root
+            .titled(title, ("sans-serif", 22))
+            .map_err(|e| anyhow!("{e}"))?;
+        let columns = 5;
+        let rows = panels.len().div_ceil(columns).max(1);
+        let areas = root.split_evenly((rows, columns));
+        for (area, (name, points)) in areas.iter().zip(panels) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(name, ("sans-serif", 13))
+                .margin(4)
+                .x_label_area_size(14)
+                .y_label_area_size(22)
+                .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+                .map_err(|e| anyhow!("{e}"))?;
             chart
-                .configure_series_labels()
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.8))
+                .configure_mesh()
+                .x_labels(3)
+                .y_labels(3)
+                .label_style(("sans-serif", 9))
                 .draw()
                 .map_err(|e| anyhow!("{e}"))?;
+            if diagonal {
+                chart
+                    .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))
+                    .map_err(|e| anyhow!("{e}"))?;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    BLUE.stroke_width(2),
+                ))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// One row per group (genre or decade): its largest colour bins as blocks as wide as their
+/// share of its coloured pixels.
+pub fn palettes(path: &Path, title: &str, rows: &[(String, Vec<(RGBColor, f64)>)]) -> Result<()> {
+    draw(path, |root| {
+        // Names sit left of 0 inside the plot, each on its own row.
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(30)
+            .build_cartesian_2d(-0.3..1.0, 0.0..rows.len().max(1) as f64)
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .disable_y_axis()
+            .x_desc("share of the coloured pixels")
+            .x_label_formatter(&|x| {
+                if *x < 0.0 {
+                    String::new()
+                } else {
+                    format!("{x:.1}")
+                }
+            })
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        let size = (18.0 * 20.0 / rows.len().max(20) as f64).max(9.0) as u32;
+        for (i, (name, _)) in rows.iter().enumerate() {
+            let y = (rows.len() - i) as f64 - 0.2;
+            chart
+                .draw_series([Text::new(name.clone(), (-0.29, y), ("sans-serif", size))])
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        for (i, (_, blocks)) in rows.iter().enumerate() {
+            let y = (rows.len() - 1 - i) as f64;
+            let mut x = 0.0;
+            for (color, share) in blocks {
+                chart
+                    .draw_series([Rectangle::new(
+                        [(x, y + 0.1), (x + share, y + 0.9)],
+                        color.filled(),
+                    )])
+                    .map_err(|e| anyhow!("{e}"))?;
+                x += share;
+            }
         }
         Ok(())
     })

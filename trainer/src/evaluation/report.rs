@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use onesheet::Manifest;
 
-use super::metrics::Summary;
+use super::colours::Colours;
+use super::metrics::{self, Summary};
 use super::plots;
 use super::{Baseline, BaselineFigures};
-use crate::dataset::Collection;
+use crate::colour::bin_colour;
+use crate::dataset::{Collection, Labels};
+use crate::levers::LeverResult;
 use crate::training::RunLog;
 use crate::training::fit::EpochLoss;
+use crate::tune::Search;
 
 /// One collection's test split, evaluated.
 pub struct SplitReport {
@@ -28,6 +32,13 @@ pub struct SplitReport {
     pub decades: BTreeMap<u16, Summary>,
     /// The same with the year (empty when the bundle does not know years).
     pub decades_with_year: BTreeMap<u16, Summary>,
+    /// The bundle's figures with thresholds tuned on validation for other objectives
+    /// (accuracy, precision), by the objective's name.
+    pub by_objective: Vec<(String, Summary)>,
+    /// The bundle's scores on each test poster (for the ROC and precision–recall curves).
+    pub scores: Vec<Vec<f32>>,
+    /// Their labels.
+    pub labels: Vec<Labels>,
     /// Each baseline's figures.
     pub baselines: Vec<BaselineFigures>,
     /// Seconds the bundle took on these posters (decode included).
@@ -58,6 +69,12 @@ pub struct Evaluated {
     pub run: Option<RunLog>,
     /// Duplicate images dropped before splitting.
     pub duplicates: usize,
+    /// What `onesheet levers` measured, when `work/levers.json` exists.
+    pub levers: Option<Vec<LeverResult>>,
+    /// `onesheet tune`'s search, when `work/tune.json` exists.
+    pub search: Option<Search>,
+    /// Dominant colours by genre and by decade.
+    pub colours: Colours,
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -187,6 +204,69 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
             (0.4, 1.0),
         )?;
         writeln!(md, "\n![ROC-AUC per genre](report/{file})\n")?;
+        let (mut roc, mut pr) = (Vec::new(), Vec::new());
+        for (g, figures) in split.model.genres.iter().enumerate() {
+            let s: Vec<f32> = split.scores.iter().map(|r| r[g]).collect();
+            let l: Vec<Option<bool>> = split.labels.iter().map(|l| l[g]).collect();
+            let (r, p) = metrics::curves(&s, &l);
+            if !r.is_empty() {
+                roc.push((format!("{} ({})", figures.genre, opt(figures.auc)), r));
+                pr.push((
+                    format!("{} ({})", figures.genre, opt(figures.average_precision)),
+                    p,
+                ));
+            }
+        }
+        let name = split.collection.dir_name();
+        plots::curve_grid(
+            &plot_dir.join(format!("roc-{name}.png")),
+            &format!("ROC curves, {} test split (ROC-AUC)", split.collection),
+            &roc,
+            true,
+        )?;
+        plots::curve_grid(
+            &plot_dir.join(format!("pr-{name}.png")),
+            &format!(
+                "Precision (y) against recall (x), {} test split (average precision)",
+                split.collection
+            ),
+            &pr,
+            false,
+        )?;
+        writeln!(
+            md,
+            "![ROC curves](report/roc-{name}.png)\n\n![Precision–recall curves](report/pr-{name}.png)\n"
+        )?;
+        writeln!(
+            md,
+            "Thresholds tuned on validation for other objectives (seed 003): the same scores, \
+             other decisions.\n"
+        )?;
+        writeln!(
+            md,
+            "| thresholds tuned for | micro F1 | macro F1 | mean precision | mean recall | \
+             accuracy (1 − Hamming) | Jaccard | subset acc. |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
+        for (name, summary) in std::iter::once(("F1 (shipped)".to_string(), &split.model))
+            .chain(split.by_objective.iter().map(|(n, s)| (n.clone(), s)))
+        {
+            let with_support: Vec<_> = summary.genres.iter().filter(|g| g.support > 0).collect();
+            let mean = |pick: fn(&metrics::GenreFigures) -> f64| {
+                with_support.iter().map(|g| pick(g)).sum::<f64>() / with_support.len().max(1) as f64
+            };
+            writeln!(
+                md,
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                summary.micro_f1,
+                summary.macro_f1,
+                mean(|g| g.precision),
+                mean(|g| g.recall),
+                1.0 - summary.hamming_loss,
+                summary.jaccard,
+                summary.subset_accuracy
+            )?;
+        }
+        writeln!(md)?;
 
         writeln!(md, "### Per decade\n")?;
         writeln!(md, "{SUMMARY_HEADER}")?;
@@ -276,6 +356,69 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
         writeln!(md, "![By decade](report/decades.png)\n")?;
     }
 
+    if let Some(levers) = &evaluated.levers {
+        writeln!(md, "## What we tried\n")?;
+        writeln!(
+            md,
+            "Each change measured on the validation posters with `onesheet levers` (a head \
+             trained in memory on the cached features; thresholds tuned on the same posters, so \
+             the F1 figures are optimistic, equally for every row). Picking the best of many rows on \
+             these posters flatters the winner: the test split is the honest check.\n"
+        )?;
+        writeln!(
+            md,
+            "| lever | inputs | settings | 1980–2015 macro ROC-AUC | micro F1 | pre-1980 macro \
+             ROC-AUC | micro F1 | train s |\n|---|---|---|---:|---:|---:|---:|---:|"
+        )?;
+        for l in levers {
+            writeln!(
+                md,
+                "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.0} |",
+                l.name,
+                l.inputs,
+                l.settings,
+                l.posters_macro_auc,
+                l.posters_micro_f1,
+                l.vintage_macro_auc,
+                l.vintage_micro_f1,
+                l.seconds
+            )?;
+        }
+        writeln!(
+            md,
+            "\nNot re-run here: fine-tuning the last inverted-residual block from cached \
+             activations (`onesheet train --stage top`, about 30 minutes an epoch on this \
+             machine). The bundle shipped before this one had it; its test figures are in the \
+             model card's history.\n"
+        )?;
+    }
+    if let Some(search) = &evaluated.search {
+        writeln!(
+            md,
+            "### Random search of the head's settings (seed 004, `onesheet tune`)\n\n{} draws, \
+             each scored by {}-fold cross-validation on the training posters alone.\n",
+            search.trials.len(),
+            search.folds
+        )?;
+        writeln!(
+            md,
+            "| trial | settings | CV macro ROC-AUC | s |\n|---:|---|---:|---:|"
+        )?;
+        for (i, t) in search.trials.iter().enumerate() {
+            let mark = if i == search.best { " **(best)**" } else { "" };
+            writeln!(
+                md,
+                "| {} | {}{mark} | {:.4} | {:.0} |",
+                i + 1,
+                t.config.summary(),
+                t.mean_auc,
+                t.seconds
+            )?;
+        }
+        writeln!(md)?;
+    }
+    colour_section(&mut md, &evaluated.colours, &plot_dir)?;
+
     if let Some(run) = &evaluated.run {
         writeln!(md, "## Training\n")?;
         writeln!(md, "| part | collection | posters |\n|---|---|---:|")?;
@@ -324,6 +467,57 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Seed 001's dominant colours: tables of the top bins and a palette plot each.
+fn colour_section(md: &mut String, colours: &Colours, plot_dir: &Path) -> Result<()> {
+    if colours.by_genre.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        md,
+        "## Dominant colours (seed 001)\n\nThe mean share of each colour among the coloured \
+         pixels of every labelled poster of a genre or decade (grays, near-black and near-white \
+         left out), on a 4-level-per-channel grid: the five largest, as hex codes.\n"
+    )?;
+    for (title, file, palettes) in [
+        ("By genre", "colours-genre.png", &colours.by_genre),
+        ("By decade", "colours-decade.png", &colours.by_decade),
+    ] {
+        writeln!(
+            md,
+            "| {} | posters | dominant colours (share) |\n|---|---:|---|",
+            &title[3..]
+        )?;
+        let mut rows = Vec::new();
+        for p in palettes {
+            let top = p.top(5);
+            let text: Vec<String> = top
+                .iter()
+                .map(|(bin, share)| format!("`{}` {:.0}%", bin_colour(*bin), share * 100.0))
+                .collect();
+            writeln!(md, "| {} | {} | {} |", p.name, p.posters, text.join(", "))?;
+            let blocks = p
+                .top(8)
+                .into_iter()
+                .map(|(bin, share)| (hex_rgb(&bin_colour(bin)), f64::from(share)))
+                .collect();
+            rows.push((p.name.clone(), blocks));
+        }
+        plots::palettes(
+            &plot_dir.join(file),
+            &format!("Dominant colours {} (8 largest)", title.to_lowercase()),
+            &rows,
+        )?;
+        writeln!(md, "\n![{title}](report/{file})\n")?;
+    }
+    Ok(())
+}
+
+fn hex_rgb(hex: &str) -> plotters::style::RGBColor {
+    let channel =
+        |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("80"), 16).unwrap_or(128);
+    plotters::style::RGBColor(channel(1), channel(3), channel(5))
+}
+
 /// The columns of [`summary_row`].
 const SUMMARY_HEADER: &str = "| posters of | posters | macro ROC-AUC | micro ROC-AUC | mAP | \
     micro F1 | macro F1 | weighted F1 | Jaccard | subset acc. | Hamming loss |\n\
@@ -370,6 +564,9 @@ mod tests {
             with_year: None,
             decades: BTreeMap::new(),
             decades_with_year: BTreeMap::new(),
+            by_objective: Vec::new(),
+            scores: Vec::new(),
+            labels: Vec::new(),
             // The logistic baseline first: picking "the last one" would read the random flags.
             baselines: vec![
                 BaselineFigures {

@@ -37,11 +37,18 @@ use crate::training::small_cnn;
 use crate::tune::Search;
 
 /// Training posters the SVMs see at most: smartcore's SMO solver is quadratic in them.
-const SVM_POSTERS: usize = 2500;
+const SVM_POSTERS: usize = 1200;
 /// Principal components of the grayscale pixels.
 const COMPONENTS: usize = 64;
 /// Principal components of the standardised embedding the SVMs read.
-const SVM_COMPONENTS: usize = 128;
+const SVM_COMPONENTS: usize = 64;
+
+/// Scores of each poster of each table given: `[table][poster][genre]`.
+type Tables = Vec<Vec<Vec<f32>>>;
+/// A system fitted on training rows, scoring the tables given.
+type Fitter = fn(&Rows, &[&Rows], u64) -> Result<Tables>;
+/// Scores of the validation posters, then of the test posters.
+pub type ValidAndTest = (Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// One seed system, fitted, with its scores on every validation and test poster.
 pub struct SeedSystem {
@@ -62,7 +69,7 @@ impl SeedSystem {
         baseline: Baseline,
         label: String,
         prepared: &Prepared,
-        scored: (Vec<Vec<f32>>, Vec<Vec<f32>>),
+        scored: ValidAndTest,
         started: Instant,
     ) -> Self {
         let (valid, test) = scored;
@@ -200,14 +207,15 @@ pub fn fit_all(prepared: &Prepared, seed: u64, tune: &Path) -> Result<Vec<SeedSy
     let [pc_train, pc_valid, pc_test] = <[Rows; 3]>::try_from(projected)
         .map_err(|_| anyhow!("PCA gave the wrong number of tables"))?;
     let pca_seconds = started.elapsed();
-    type Fitter = fn(&Rows, &[&Rows], u64) -> Result<Vec<Vec<Vec<f32>>>>;
     let pca_systems: [(Baseline, &str, Fitter); 3] = [
         (Baseline::PcaKnn, "k-NN (k = 25)", knn),
         (Baseline::PcaLogistic, "logistic regression", logistic),
         (Baseline::PcaForest, "random forest (100 trees)", forest),
     ];
     for (baseline, name, fitter) in pca_systems {
-        let started = Instant::now() - pca_seconds;
+        let started = Instant::now()
+            .checked_sub(pca_seconds)
+            .unwrap_or_else(Instant::now);
         let mut scored = fitter(&pc_train, &[&pc_valid, &pc_test], seed)?;
         let test = scored.pop().unwrap_or_default();
         let valid = scored.pop().unwrap_or_default();
@@ -320,7 +328,7 @@ fn known(rows: &Rows, g: usize) -> (Vec<usize>, Vec<i32>) {
 fn per_genre(
     tables: &[&Rows],
     fit_genre: impl Fn(usize) -> Result<Option<Vec<Vec<f32>>>> + Sync,
-) -> Result<Vec<Vec<Vec<f32>>>> {
+) -> Result<Tables> {
     let columns = (0..NUM_GENRES)
         .into_par_iter()
         .map(&fit_genre)
@@ -351,13 +359,7 @@ fn sigmoid(x: f64) -> f32 {
 
 /// One RBF SVM per genre on standardised embeddings; scores are the decision values through a
 /// sigmoid (monotone, so ROC-AUC and tuned thresholds are those of the decision values).
-fn svm(
-    train: &Rows,
-    valid: &Rows,
-    test: &Rows,
-    balanced: bool,
-    seed: u64,
-) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+fn svm(train: &Rows, valid: &Rows, test: &Rows, balanced: bool, seed: u64) -> Result<ValidAndTest> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut subset: Vec<usize> = (0..train.len()).collect();
     subset.shuffle(&mut rng);
@@ -381,7 +383,14 @@ fn svm(
         let parameters = SVCParameters::default()
             .with_c(1.0)
             .with_kernel(Kernels::rbf().with_gamma(gamma));
+        let started = Instant::now();
         let model = SVC::fit(&x, &y, &parameters).map_err(|e| anyhow!("SVM: {e}"))?;
+        eprintln!(
+            "    {}: {} rows, fitted in {:.0} s",
+            onesheet::GENRES[g].name,
+            y.len(),
+            started.elapsed().as_secs_f64()
+        );
         let columns = tables
             .iter()
             .map(|t| {
@@ -453,7 +462,7 @@ fn standardised(train: &Rows, others: &[&Rows]) -> Vec<Rows> {
         .collect()
 }
 
-fn knn(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Vec<Vec<Vec<f32>>>> {
+fn knn(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Tables> {
     per_genre(tables, |g| {
         let (index, y) = known(train, g);
         if !both_classes(&y) {
@@ -479,7 +488,7 @@ fn knn(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Vec<Vec<Vec<f32>>>>
     })
 }
 
-fn logistic(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Vec<Vec<Vec<f32>>>> {
+fn logistic(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Tables> {
     per_genre(tables, |g| {
         let (index, y) = known(train, g);
         if !both_classes(&y) {
@@ -515,7 +524,7 @@ fn logistic(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Vec<Vec<Vec<f3
 
 /// A regression forest on 0/1 targets: its prediction is the share of positives in the
 /// leaves, a probability, where smartcore's classification forest only votes.
-fn forest(train: &Rows, tables: &[&Rows], seed: u64) -> Result<Vec<Vec<Vec<f32>>>> {
+fn forest(train: &Rows, tables: &[&Rows], seed: u64) -> Result<Tables> {
     per_genre(tables, |g| {
         let (index, y) = known(train, g);
         if !both_classes(&y) {

@@ -176,7 +176,7 @@ impl ProbeConfig {
         }];
         parts.push(self.loss.describe());
         parts.push(format!(
-            "AdamW lr {:e}, weight decay {:e}, dropout {}, batch {}",
+            "AdamW lr {:.1e}, weight decay {:.1e}, dropout {}, batch {}",
             self.learning_rate, self.weight_decay, self.dropout, self.batch_size
         ));
         if self.label_smoothing > 0.0 {

@@ -21,6 +21,7 @@ use super::examples::{Batch, positive_weights};
 use super::loss::masked_bce;
 use crate::dataset::Labels;
 use crate::evaluation::metrics::macro_roc_auc;
+use crate::evaluation::seeds::ValidAndTest;
 use crate::features::VIEWS;
 use crate::split::Part;
 
@@ -138,7 +139,7 @@ fn scores(model: &SmallCnn, images: &Images, device: &Device) -> Result<Vec<Vec<
 
 /// Trains the CNN on the training posters (and their mirror images), keeps the epoch with the
 /// best validation macro ROC-AUC, and returns its validation and test scores.
-pub fn fit_and_score(prepared: &Prepared, seed: u64) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+pub fn fit_and_score(prepared: &Prepared, seed: u64) -> Result<ValidAndTest> {
     let plain = Device::flex();
     let device = plain.clone().autodiff();
     device.seed(seed);

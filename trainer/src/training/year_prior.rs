@@ -15,7 +15,7 @@ use crate::dataset::Labels;
 use crate::thresholds::tune_thresholds;
 
 /// Penalty strengths tried (in units of posters' worth of evidence for "no change").
-const PENALTIES: [f64; 8] = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0];
+const PENALTIES: [f64; 10] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0];
 /// Offsets are kept within this (far inside what a bundle may hold).
 const LIMIT: f64 = 6.0;
 
