@@ -50,6 +50,25 @@ fn scores(bundle: &Bundle, device: &Device) -> Vec<f32> {
 }
 
 #[test]
+fn a_hidden_layer_head_round_trips_and_the_manifest_says_its_width() {
+    let device = Device::flex();
+    let mut bundle = untrained_bundle(&device);
+    bundle.model.head = GenreHeadConfig::new().with_hidden(Some(32)).init(&device);
+    let expected = scores(&bundle, &device);
+    let bytes = bundle.to_bytes(Precision::F32).expect("writes");
+    // The width comes from the model, not from a field kept in step by hand.
+    assert_eq!(
+        Bundle::read_manifest(&bytes)
+            .expect("a manifest")
+            .head_hidden,
+        Some(32)
+    );
+    let read = Bundle::from_bytes(&bytes, &device).expect("reads");
+    assert_eq!(scores(&read, &device), expected);
+    assert!(read.model.head.hidden.is_some());
+}
+
+#[test]
 fn round_trip_gives_identical_scores_and_bytes() {
     let device = Device::flex();
     let original = untrained_bundle(&device);
@@ -250,6 +269,9 @@ fn every_manifest_field_a_run_reads_is_validated() {
         (with(&|m| m.genres.swap(0, 1)), "genre 0"),
         (with(&|m| m.genres[3].name = "Comedy!".into()), "Comedy!"),
         (with(&|m| m.genres[3].id = 36), "id 36"),
+        (with(&|m| m.head_hidden = Some(0)), "0 units"),
+        // Memory for a huge hidden layer would be allocated before any weight is read.
+        (with(&|m| m.head_hidden = Some(1 << 30)), "1073741824 units"),
     ];
     for (manifest, names) in &cases {
         let message = manifest_error(manifest, names);
