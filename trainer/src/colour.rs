@@ -82,15 +82,20 @@ pub fn colour_shares(pixels: impl Iterator<Item = [u8; 3]>) -> Vec<f32> {
     counts.into_iter().map(|c| c as f32 / total).collect()
 }
 
-/// A bin's colour, as CSS hex (the middle of the bin).
-pub fn bin_colour(bin: usize) -> String {
+/// A bin's colour (the middle of the bin), RGB.
+pub fn bin_rgb(bin: usize) -> [u8; 3] {
     let centre = |level: usize| (level * 256 / LEVELS + 128 / LEVELS) as u8;
-    let (r, g, b) = (
-        bin / (LEVELS * LEVELS),
-        (bin / LEVELS) % LEVELS,
-        bin % LEVELS,
-    );
-    format!("#{:02x}{:02x}{:02x}", centre(r), centre(g), centre(b))
+    [
+        centre(bin / (LEVELS * LEVELS)),
+        centre((bin / LEVELS) % LEVELS),
+        centre(bin % LEVELS),
+    ]
+}
+
+/// A bin's colour, as CSS hex.
+pub fn bin_colour(bin: usize) -> String {
+    let [r, g, b] = bin_rgb(bin);
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 /// The RGB pixels of a channel-major `[3, h, w]` thumbnail, row by row.

@@ -141,6 +141,30 @@ impl Features {
         &self.thumbs[row * len..(row + 1) * len]
     }
 
+    /// `[3, height, width]` of [`Self::small_thumb`]: half the thumbnail's.
+    pub fn small_thumb_shape(&self) -> [usize; 3] {
+        let [c, h, w] = self.thumb_shape;
+        [c, h / 2, w / 2]
+    }
+
+    /// The thumbnail of poster `row` box-averaged by 2 in each direction, 0–255, channel-major
+    /// (what the seeds' pixel systems read: 28 × 40 at the usual input).
+    pub fn small_thumb(&self, row: usize) -> Vec<f32> {
+        let thumb = self.thumb(row);
+        let [_, h, w] = self.thumb_shape;
+        let [c, sh, sw] = self.small_thumb_shape();
+        let mut out = Vec::with_capacity(c * sh * sw);
+        for plane in thumb.chunks(h * w).take(c) {
+            for y in 0..sh {
+                for x in 0..sw {
+                    let at = |dy: usize, dx: usize| f32::from(plane[(2 * y + dy) * w + 2 * x + dx]);
+                    out.push((at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4.0);
+                }
+            }
+        }
+        out
+    }
+
     /// The tap activation of poster `row`, view `view`.
     pub fn tap(&self, row: usize, view: usize) -> &[f16] {
         let len = self.tap_len();

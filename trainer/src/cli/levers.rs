@@ -4,18 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use onesheet_trainer::levers;
-use onesheet_trainer::training::{Sources, prepare};
 
-use super::sources::{SourcesArgs, parse_size};
+use super::sources::CachedArgs;
 
 /// Arguments of `onesheet levers`.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    sources: SourcesArgs,
-    /// Model input the features are cached at, WIDTHxHEIGHT.
-    #[arg(long, default_value = "224x320", value_parser = parse_size)]
-    size: (u32, u32),
+    cached: CachedArgs,
     /// Run only the levers whose name contains this.
     #[arg(long)]
     only: Option<String>,
@@ -26,8 +22,7 @@ pub struct Args {
 
 /// Runs `onesheet levers`.
 pub fn run(args: Args) -> Result<()> {
-    let sources: Sources = args.sources.into();
-    let prepared = prepare(&sources, args.size)?;
+    let (sources, prepared) = args.cached.prepare()?;
     let chosen: Vec<_> = levers::standard()
         .into_iter()
         .filter(|l| {

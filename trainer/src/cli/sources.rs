@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use onesheet::preprocess::InputSpec;
 use onesheet_trainer::classify::Format;
 use onesheet_trainer::paths;
-use onesheet_trainer::training::Sources;
+use onesheet_trainer::training::{Prepared, Sources, prepare};
 
 /// Where the labelled data, the pretrained weights and the working directory are.
 #[derive(clap::Args)]
@@ -30,6 +30,25 @@ pub struct SourcesArgs {
     /// Images per backbone batch.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     batch: u16,
+}
+
+/// The working directory's cached features at one input size: what `levers` and `tune` read.
+#[derive(clap::Args)]
+pub struct CachedArgs {
+    #[command(flatten)]
+    sources: SourcesArgs,
+    /// Model input the features are cached at, WIDTHxHEIGHT.
+    #[arg(long, default_value = "224x320", value_parser = parse_size)]
+    size: (u32, u32),
+}
+
+impl CachedArgs {
+    /// The sources, and the features prepared (computed first where missing).
+    pub fn prepare(self) -> anyhow::Result<(Sources, Prepared)> {
+        let sources: Sources = self.sources.into();
+        let prepared = prepare(&sources, self.size)?;
+        Ok((sources, prepared))
+    }
 }
 
 impl From<SourcesArgs> for Sources {

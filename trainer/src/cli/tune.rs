@@ -1,19 +1,15 @@
 //! `onesheet tune`: arguments for [`onesheet_trainer::tune::run`].
 
 use anyhow::Result;
-use onesheet_trainer::training::{Sources, prepare};
 use onesheet_trainer::tune;
 
-use super::sources::{SourcesArgs, parse_size};
+use super::sources::CachedArgs;
 
 /// Arguments of `onesheet tune`.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    sources: SourcesArgs,
-    /// Model input the features are cached at, WIDTHxHEIGHT.
-    #[arg(long, default_value = "224x320", value_parser = parse_size)]
-    size: (u32, u32),
+    cached: CachedArgs,
     /// Settings drawn.
     #[arg(long, default_value_t = 12)]
     trials: usize,
@@ -24,8 +20,7 @@ pub struct Args {
 
 /// Runs `onesheet tune`.
 pub fn run(args: Args) -> Result<()> {
-    let sources: Sources = args.sources.into();
-    let prepared = prepare(&sources, args.size)?;
+    let (sources, prepared) = args.cached.prepare()?;
     let out = sources.work.join("tune.json");
     let search = tune::run(&prepared, args.trials, args.folds, sources.seed, &out)?;
     if let Some(best) = search.trials.get(search.best) {

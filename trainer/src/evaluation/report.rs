@@ -11,7 +11,7 @@ use super::colours::Colours;
 use super::metrics::{self, Summary};
 use super::plots;
 use super::{Baseline, BaselineFigures};
-use crate::colour::bin_colour;
+use crate::colour::{bin_colour, bin_rgb};
 use crate::dataset::{Collection, Labels};
 use crate::levers::LeverResult;
 use crate::training::RunLog;
@@ -498,7 +498,10 @@ fn colour_section(md: &mut String, colours: &Colours, plot_dir: &Path) -> Result
             let blocks = p
                 .top(8)
                 .into_iter()
-                .map(|(bin, share)| (hex_rgb(&bin_colour(bin)), f64::from(share)))
+                .map(|(bin, share)| {
+                    let [r, g, b] = bin_rgb(bin);
+                    (plotters::style::RGBColor(r, g, b), f64::from(share))
+                })
                 .collect();
             rows.push((p.name.clone(), blocks));
         }
@@ -510,12 +513,6 @@ fn colour_section(md: &mut String, colours: &Colours, plot_dir: &Path) -> Result
         writeln!(md, "\n![{title}](report/{file})\n")?;
     }
     Ok(())
-}
-
-fn hex_rgb(hex: &str) -> plotters::style::RGBColor {
-    let channel =
-        |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("80"), 16).unwrap_or(128);
-    plotters::style::RGBColor(channel(1), channel(3), channel(5))
 }
 
 /// The columns of [`summary_row`].

@@ -32,7 +32,7 @@ use crate::levers::Inputs;
 use crate::split::Part;
 use crate::thresholds::{decisions_of, tune_thresholds};
 use crate::training::Prepared;
-use crate::training::probe::{self, ProbeConfig, Rows};
+use crate::training::probe::{self, ProbeConfig, Rows, Standardisation};
 use crate::training::small_cnn;
 use crate::tune::Search;
 
@@ -223,8 +223,8 @@ pub fn fit_all(prepared: &Prepared, seed: u64, tune: &Path) -> Result<Vec<SeedSy
             baseline,
             format!(
                 "PCA ({components} components) of {}×{} grayscale pixels + {name} (seed 001)",
-                prepared.features.thumb_shape[2] / 2,
-                prepared.features.thumb_shape[1] / 2
+                prepared.features.small_thumb_shape()[2],
+                prepared.features.small_thumb_shape()[1]
             ),
             prepared,
             (valid, test),
@@ -247,26 +247,17 @@ pub fn fit_all(prepared: &Prepared, seed: u64, tune: &Path) -> Result<Vec<SeedSy
     Ok(systems)
 }
 
-/// Each poster's thumbnail as 28 × 40 grayscale values in 0–1.
+/// Each poster's small thumbnail (28 × 40 at the usual input) in grayscale, 0–1.
 fn gray_pixels(prepared: &Prepared, part: Part) -> Rows {
     let features = &prepared.features;
-    let [_, h, w] = features.thumb_shape;
-    let (gh, gw) = (h / 2, w / 2);
-    let mut rows = Rows::new(gh * gw);
+    let [_, h, w] = features.small_thumb_shape();
+    let mut rows = Rows::new(h * w);
     for (i, labels) in prepared.rows(part, None) {
-        let thumb = features.thumb(i);
-        let gray: Vec<f32> = (0..gh * gw)
-            .map(|k| {
-                let (y, x) = (k / gw * 2, k % gw * 2);
-                let mut sum = 0.0;
-                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                    let p = (y + dy) * w + x + dx;
-                    sum += 0.299 * f32::from(thumb[p])
-                        + 0.587 * f32::from(thumb[h * w + p])
-                        + 0.114 * f32::from(thumb[2 * h * w + p]);
-                }
-                sum / 4.0 / 255.0
-            })
+        let small = features.small_thumb(i);
+        let (r, rest) = small.split_at(h * w);
+        let (g, b) = rest.split_at(h * w);
+        let gray: Vec<f32> = (0..h * w)
+            .map(|p| (0.299 * r[p] + 0.587 * g[p] + 0.114 * b[p]) / 255.0)
             .collect();
         rows.push(&gray, labels);
     }
@@ -364,8 +355,13 @@ fn svm(train: &Rows, valid: &Rows, test: &Rows, balanced: bool, seed: u64) -> Re
     let mut subset: Vec<usize> = (0..train.len()).collect();
     subset.shuffle(&mut rng);
     subset.truncate(SVM_POSTERS);
-    let standard = standardised(&train.select(&subset), &[valid, test]);
-    let (projected, _) = pca_project(&standard[0], &[&standard[1], &standard[2]], SVM_COMPONENTS)?;
+    let train = train.select(&subset);
+    let standard = Standardisation::of(&train);
+    let (projected, _) = pca_project(
+        &standard.apply(&train),
+        &[&standard.apply(valid), &standard.apply(test)],
+        SVM_COMPONENTS,
+    )?;
     let (train, scored) = (&projected[0], &projected[1..]);
     let tables: Vec<&Rows> = scored.iter().collect();
     let gamma = 1.0 / train.dim as f64;
@@ -424,42 +420,6 @@ fn undersample(index: &[usize], y: &[i32], seed: u64) -> (Vec<usize>, Vec<i32>) 
         keep.iter().map(|&i| index[i]).collect(),
         keep.iter().map(|&i| y[i]).collect(),
     )
-}
-
-/// `train` and `others` standardised with `train`'s column means and deviations.
-fn standardised(train: &Rows, others: &[&Rows]) -> Vec<Rows> {
-    let n = train.len().max(1) as f64;
-    let (mut mean, mut square) = (vec![0f64; train.dim], vec![0f64; train.dim]);
-    for i in 0..train.len() {
-        for (j, &v) in train.row(i).iter().enumerate() {
-            mean[j] += f64::from(v) / n;
-            square[j] += f64::from(v) * f64::from(v) / n;
-        }
-    }
-    let scale: Vec<f64> = mean
-        .iter()
-        .zip(&square)
-        .map(|(m, s)| {
-            let sd = (s - m * m).max(0.0).sqrt();
-            if sd > 1e-9 { 1.0 / sd } else { 1.0 }
-        })
-        .collect();
-    std::iter::once(train)
-        .chain(others.iter().copied())
-        .map(|rows| Rows {
-            x: rows
-                .x
-                .chunks(rows.dim)
-                .flat_map(|r| {
-                    r.iter()
-                        .enumerate()
-                        .map(|(j, &v)| ((f64::from(v) - mean[j]) * scale[j]) as f32)
-                })
-                .collect(),
-            dim: rows.dim,
-            labels: rows.labels.clone(),
-        })
-        .collect()
 }
 
 fn knn(train: &Rows, tables: &[&Rows], _seed: u64) -> Result<Tables> {

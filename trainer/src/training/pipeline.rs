@@ -266,7 +266,9 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
     };
     eprintln!(
         "head: best epoch {} of {} ({:.0} s)",
-        probe_log.best_epochs[0], probe_log.epochs[0], probe_log.seconds
+        probe_log.best_epochs[0],
+        probe_log.curves[0].len(),
+        probe_log.seconds
     );
     let mut stages = vec![StageLog {
         name: "head".into(),

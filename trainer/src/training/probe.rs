@@ -227,16 +227,13 @@ impl Mlp {
 /// A trained probe: the standardisation of its inputs and its members.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    mean: Vec<f32>,
-    scale: Vec<f32>,
+    standard: Standardisation,
     members: Vec<Mlp>,
 }
 
 /// How a probe's training went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeLog {
-    /// Epochs each member ran.
-    pub epochs: Vec<usize>,
     /// Each member's kept epoch (best validation macro ROC-AUC).
     pub best_epochs: Vec<usize>,
     /// Each member's mean training and validation loss per epoch.
@@ -254,25 +251,21 @@ pub fn fit(train: &Rows, valid: &Rows, config: &ProbeConfig) -> Result<(Probe, P
         bail!("training and validation rows differ in width");
     }
     let started = Instant::now();
-    let (mean, scale) = standardisation(train);
     let mut probe = Probe {
-        mean,
-        scale,
+        standard: Standardisation::of(train),
         members: Vec::new(),
     };
     let mut log = ProbeLog {
-        epochs: Vec::new(),
         best_epochs: Vec::new(),
         curves: Vec::new(),
         seconds: 0.0,
     };
-    let x_train = probe.standardise(train);
-    let x_valid = probe.standardise(valid);
+    let x_train = probe.standard.apply(train).x;
+    let x_valid = probe.standard.apply(valid).x;
     for member in 0..config.ensemble.max(1) {
         let seed = config.seed + member as u64;
         let member = fit_member(&x_train, train, &x_valid, valid, config, seed)?;
         probe.members.push(member.mlp);
-        log.epochs.push(member.curves.len());
         log.best_epochs.push(member.best_epoch);
         log.curves.push(member.curves);
     }
@@ -361,20 +354,19 @@ fn fit_member(
             train_loss.0 += f64::from(loss.clone().into_scalar::<f32>()) * n as f64;
             train_loss.1 += n;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let progress = step as f64 / total_steps as f64;
-            let lr = config.learning_rate
-                * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+            let lr = cosine_lr(config.learning_rate, step as f64 / total_steps as f64);
             model = optimizer.step(lr, model, grads);
             step += 1;
         }
         let valid_model = model.valid();
-        let scores = member_scores(&valid_model, x_valid, dim, &plain);
+        let logits = member_logits(&valid_model, x_valid, dim, &plain);
         curves.push(EpochLoss {
             epoch,
             train: train_loss.0 / train_loss.1.max(1) as f64,
-            valid: mean_loss(&scores, &valid.labels, &pos_weight, config.loss),
+            valid: mean_loss(&logits, &valid.labels, &pos_weight, config.loss),
         });
-        let auc = macro_roc_auc(&scores, &valid.labels).unwrap_or(0.0);
+        // ROC-AUC ranks, so the logits serve as well as their sigmoids.
+        let auc = macro_roc_auc(&logits, &valid.labels).unwrap_or(0.0);
         if best.as_ref().is_none_or(|(b, _, _)| auc > *b) {
             best = Some((auc, epoch, valid_model));
         } else if best
@@ -392,19 +384,12 @@ fn fit_member(
     })
 }
 
-/// The loss of `scores` on `labels`, computed as training computes it (no smoothing, mixup
+/// The loss of `logits` on `labels`, computed as training computes it (no smoothing, mixup
 /// or dropout): the validation curve.
-fn mean_loss(scores: &[Vec<f32>], labels: &[Labels], pos_weight: &[f32], loss: Loss) -> f64 {
+fn mean_loss(logits: &[Vec<f32>], labels: &[Labels], pos_weight: &[f32], loss: Loss) -> f64 {
     let device = Device::flex();
-    let n = scores.len();
-    let logits: Vec<f32> = scores
-        .iter()
-        .flatten()
-        .map(|&p| {
-            let p = p.clamp(1e-7, 1.0 - 1e-7);
-            (p / (1.0 - p)).ln()
-        })
-        .collect();
+    let n = logits.len();
+    let logits: Vec<f32> = logits.iter().flatten().copied().collect();
     let (mut targets, mut mask) = (Vec::new(), Vec::new());
     for l in labels {
         for flag in l {
@@ -466,13 +451,6 @@ fn pos_weights(labels: &[Labels], loss: Loss) -> Vec<f32> {
     }
 }
 
-fn member_scores(model: &Mlp, x: &[f32], dim: usize, device: &Device) -> Vec<Vec<f32>> {
-    member_logits(model, x, dim, device)
-        .into_iter()
-        .map(|row| row.into_iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect())
-        .collect()
-}
-
 fn member_logits(model: &Mlp, x: &[f32], dim: usize, device: &Device) -> Vec<Vec<f32>> {
     let mut out = Vec::with_capacity(x.len() / dim.max(1));
     for chunk in x.chunks(1024 * dim) {
@@ -488,47 +466,69 @@ fn member_logits(model: &Mlp, x: &[f32], dim: usize, device: &Device) -> Vec<Vec
     out
 }
 
-/// Each column's training mean and 1 / standard deviation (1 for a constant column).
-fn standardisation(rows: &Rows) -> (Vec<f32>, Vec<f32>) {
-    let n = rows.len().max(1) as f64;
-    let mut mean = vec![0f64; rows.dim];
-    let mut square = vec![0f64; rows.dim];
-    for i in 0..rows.len() {
-        for (j, &v) in rows.row(i).iter().enumerate() {
-            mean[j] += f64::from(v);
-            square[j] += f64::from(v) * f64::from(v);
+/// Each column's training mean and 1 / standard deviation (1 for a constant column): what
+/// probes and the seeds' systems standardise their inputs with.
+#[derive(Debug, Clone)]
+pub struct Standardisation {
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+}
+
+impl Standardisation {
+    /// The standardisation of `rows`' columns.
+    pub fn of(rows: &Rows) -> Self {
+        let n = rows.len().max(1) as f64;
+        let mut mean = vec![0f64; rows.dim];
+        let mut square = vec![0f64; rows.dim];
+        for i in 0..rows.len() {
+            for (j, &v) in rows.row(i).iter().enumerate() {
+                mean[j] += f64::from(v);
+                square[j] += f64::from(v) * f64::from(v);
+            }
+        }
+        let (mut m, mut s) = (Vec::new(), Vec::new());
+        for j in 0..rows.dim {
+            let mu = mean[j] / n;
+            let var = (square[j] / n - mu * mu).max(0.0);
+            m.push(mu as f32);
+            s.push(if var > 1e-12 {
+                (1.0 / var.sqrt()) as f32
+            } else {
+                1.0
+            });
+        }
+        Self { mean: m, scale: s }
+    }
+
+    /// `rows` standardised.
+    pub fn apply(&self, rows: &Rows) -> Rows {
+        Rows {
+            x: rows
+                .x
+                .chunks(rows.dim)
+                .flat_map(|row| {
+                    row.iter()
+                        .zip(self.mean.iter().zip(&self.scale))
+                        .map(|(v, (m, s))| (v - m) * s)
+                })
+                .collect(),
+            dim: rows.dim,
+            labels: rows.labels.clone(),
         }
     }
-    let (mut m, mut s) = (Vec::new(), Vec::new());
-    for j in 0..rows.dim {
-        let mu = mean[j] / n;
-        let var = (square[j] / n - mu * mu).max(0.0);
-        m.push(mu as f32);
-        s.push(if var > 1e-12 {
-            (1.0 / var.sqrt()) as f32
-        } else {
-            1.0
-        });
-    }
-    (m, s)
+}
+
+/// The learning rate `progress` (0–1) of the way through a cosine schedule from `peak` down to
+/// 1% of it.
+pub fn cosine_lr(peak: f64, progress: f64) -> f64 {
+    peak * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
 }
 
 impl Probe {
-    fn standardise(&self, rows: &Rows) -> Vec<f32> {
-        rows.x
-            .chunks(rows.dim)
-            .flat_map(|row| {
-                row.iter()
-                    .zip(self.mean.iter().zip(&self.scale))
-                    .map(|(v, (m, s))| (v - m) * s)
-            })
-            .collect()
-    }
-
     /// Per-genre probabilities of `rows`: the members' mean logit through a sigmoid.
     pub fn scores(&self, rows: &Rows) -> Vec<Vec<f32>> {
         let device = Device::flex();
-        let x = self.standardise(rows);
+        let x = self.standard.apply(rows).x;
         let mut sum = vec![vec![0f32; NUM_GENRES]; rows.len()];
         for member in &self.members {
             for (acc, row) in sum
@@ -556,7 +556,8 @@ impl Probe {
     /// hidden layer holds all of theirs side by side and whose last layer averages them.
     /// `None` for members with more than one hidden layer.
     pub fn to_genre_head(&self, device: &Device) -> Option<GenreHead> {
-        let dim = self.mean.len();
+        let Standardisation { mean, scale } = &self.standard;
+        let dim = mean.len();
         let k = self.members.len() as f64;
         let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().ok();
         let read1 = |t: Tensor<1>| t.into_data().try_into_vec::<f32>().ok();
@@ -565,7 +566,7 @@ impl Probe {
             let mut folded = vec![0f32; dim * out];
             let mut bias: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
             for i in 0..dim {
-                let (m, s) = (f64::from(self.mean[i]), f64::from(self.scale[i]));
+                let (m, s) = (f64::from(mean[i]), f64::from(scale[i]));
                 for o in 0..out {
                     let v = f64::from(w[i * out + o]) * s;
                     folded[i * out + o] = v as f32;

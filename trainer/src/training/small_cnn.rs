@@ -19,6 +19,7 @@ use rand::seq::SliceRandom;
 use super::Prepared;
 use super::examples::{Batch, positive_weights};
 use super::loss::masked_bce;
+use super::probe::cosine_lr;
 use crate::dataset::Labels;
 use crate::evaluation::metrics::macro_roc_auc;
 use crate::evaluation::seeds::ValidAndTest;
@@ -78,24 +79,19 @@ struct Images {
 impl Images {
     fn of(prepared: &Prepared, part: Part, views: usize) -> Self {
         let features = &prepared.features;
-        let [_, h, w] = features.thumb_shape;
-        let (sh, sw) = (h / 2, w / 2);
+        let shape = features.small_thumb_shape();
+        let [_, _, w] = shape;
         let mut data = Vec::new();
         let mut labels = Vec::new();
         for (row, l) in prepared.rows(part, None) {
-            let thumb = features.thumb(row);
+            let small = features.small_thumb(row);
             for view in 0..views {
-                for c in 0..3 {
-                    for y in 0..sh {
-                        for x in 0..sw {
-                            let x_src = if view == 1 { sw - 1 - x } else { x };
-                            let mut sum = 0.0;
-                            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                let p = c * h * w + (2 * y + dy) * w + 2 * x_src + dx;
-                                sum += f32::from(thumb[p]);
-                            }
-                            data.push(sum / 4.0 / 127.5 - 1.0);
-                        }
+                for line in small.chunks(w) {
+                    let normalised = line.iter().map(|v| v / 127.5 - 1.0);
+                    if view == 1 {
+                        data.extend(normalised.rev());
+                    } else {
+                        data.extend(normalised);
                     }
                 }
                 labels.push(l);
@@ -104,7 +100,7 @@ impl Images {
         Self {
             data,
             labels,
-            shape: [3, sh, sw],
+            shape,
         }
     }
 
@@ -161,8 +157,7 @@ pub fn fit_and_score(prepared: &Prepared, seed: u64) -> Result<ValidAndTest> {
             let b = Batch::new(train.tensor(batch, &device), &labels, &pos_weight, &device);
             let loss = masked_bce(model.forward(b.inputs), b.targets, b.mask, b.pos_weight);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = 2e-3
-                * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total).cos()));
+            let lr = cosine_lr(2e-3, step as f64 / total);
             model = optimizer.step(lr, model, grads);
             step += 1;
         }
