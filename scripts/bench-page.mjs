@@ -1,9 +1,14 @@
 // Measures the drop page in headless Chromium (with --js-flags=--no-liftoff, as the tests run):
-// cold time to the first result (model not cached, then cached), warm per-poster time, and
-// the bytes the page downloads. Needs the wasm build and the native binary (scripts/serve.sh
+// cold time to the first result (model not cached, then cached), warm per-poster time, the
+// throughput of a drop of many posters with the page's workers, and the bytes the page
+// downloads. Needs the wasm build and the native binary (scripts/serve.sh
 // or scripts/test.sh builds both).
 //
 //   node scripts/bench-page.mjs [--model PATH] [--backend cpu|webgpu|auto] [--posters N] [--liftoff]
+//                               [--workers N] [--gpu | --no-gpu]
+//
+// --gpu gives the browser a WebGPU adapter (SwiftShader); by default it has one unless the
+// backend is cpu. --no-gpu measures `auto` as a visitor without WebGPU meets it.
 //
 // --liftoff drops --no-liftoff: wasm then starts on the baseline compiler, as for visitors.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -18,15 +23,22 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'cpu' },
     posters: { type: 'string', default: '20' },
     liftoff: { type: 'boolean', default: false },
+    workers: { type: 'string' },
+    gpu: { type: 'boolean' },
   },
+  allowNegative: true,
 });
 const model = resolve(values.model);
 const images = resolve(SHARED, 'data/posters/images');
 const posters = readdirSync(images).sort().slice(0, Number(values.posters)).map((f) => resolve(images, f));
 
 const server = await serveOnesheet({ models: dirname(model) });
-const chromium = await launch({ webgpu: values.backend !== 'cpu', liftoff: values.liftoff });
+// A server is up long before its first visitor: let it make its gzip copies of the wasm and
+// the model first (it does as it starts), or the first visit would wait for them.
+await new Promise((done) => setTimeout(done, 3000));
+const chromium = await launch({ webgpu: values.gpu ?? values.backend !== 'cpu', liftoff: values.liftoff });
 const query = new URLSearchParams({ model: `/models/${basename(model)}`, backend: values.backend });
+if (values.workers) query.set('workers', values.workers);
 const url = `${server.url}/?${query}`;
 
 const marks = (page) =>
@@ -57,9 +69,9 @@ try {
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     await page.getByLabel('Choose poster images…').setInputFiles([posters[0]]);
     await waitDone(page, 1);
-    const { selection } = await page.evaluate(() => globalThis.onesheetClient.ready);
+    const { selection, timing } = await page.evaluate(() => globalThis.onesheetClient.ready);
     const first = await page.$eval('#posters > li', (li) => li.querySelector('.state').textContent);
-    return { ...(await marks(page)), selection, first };
+    return { ...(await marks(page)), selection, timing, first };
   };
   const cold = await run();
   const files = [...fetched.keys()];
@@ -67,9 +79,16 @@ try {
   const visits = [await run(), await run(), await run()];
   const cached = visits.at(-1);
 
-  // Warm: many posters once the model is up.
+  // Warm: many posters once the model is up in every worker.
+  await page.waitForFunction(() => {
+    const wanted = Number(new URLSearchParams(location.search).get('workers')) || Math.min(4, navigator.hardwareConcurrency);
+    return globalThis.onesheetClient.workers === wanted;
+  });
+  const workers = await page.evaluate(() => globalThis.onesheetClient.workers);
+  const dropped = performance.now();
   await page.getByLabel('Choose poster images…').setInputFiles(posters);
   await waitDone(page, posters.length + 1);
+  const throughput = posters.length / ((performance.now() - dropped) / 1000);
   const json = await (async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
     return JSON.parse(readFileSync(await download.path(), 'utf8'));
@@ -82,14 +101,17 @@ try {
   const flags = values.liftoff ? 'default wasm tiering' : '--js-flags=--no-liftoff';
   console.log(`backend ${backend}; chromium --headless=new, ${flags}`);
   for (const [label, r] of [['not cached', cold], ['cached (last visit)', cached]]) {
-    const { loadMs, decodersMs } = r.selection;
-    console.log(`  ${label}: Onesheet.create ${loadMs.toFixed(0)} ms (decoder warm-up ${decodersMs.toFixed(0)} ms); first poster: ${r.first}`);
+    const { loadMs } = r.selection;
+    const { wasmMs, modelMs, totalMs } = r.timing;
+    const model = modelMs === undefined ? '' : `, model file ${modelMs.toFixed(0)} ms`;
+    console.log(`  ${label}: worker load ${totalMs.toFixed(0)} ms (wasm fetched and compiled ${wasmMs.toFixed(0)} ms${model}; Onesheet.create ${loadMs.toFixed(0)} ms); first poster: ${r.first}`);
   }
   console.log(`cold, not cached: ready ${cold['onesheet:ready'].toFixed(0)} ms, first result ${cold['onesheet:first-result'].toFixed(0)} ms after navigation start`);
   visits.forEach((visit, i) => {
     console.log(`cold, cached (visit ${i + 2}): ready ${visit['onesheet:ready'].toFixed(0)} ms, first result ${visit['onesheet:first-result'].toFixed(0)} ms`);
   });
   console.log(`warm per poster (${warm.length} posters, decode + model): median ${median.toFixed(0)} ms, mean ${mean.toFixed(0)} ms, min ${warm[0].toFixed(0)}, max ${warm.at(-1).toFixed(0)}`);
+  console.log(`a drop of ${posters.length} posters with ${workers} worker(s): ${throughput.toFixed(2)} posters/s (the page says: ${await page.textContent('#summary')})`);
 
   let total = 0;
   let totalGz = 0;

@@ -4,7 +4,8 @@ target=${CARGO_TARGET_DIR:-target}
 
 step() { printf '\n\033[1m==> %s\033[0m (%ss)\n' "$*" "$SECONDS"; }
 
-# Runs "$@" while scripts/build-wasm.sh builds the browser package in the background: both
+# Runs "$@" while scripts/build-wasm.sh builds the browser packages (ONESHEET_WASM_PACKAGES,
+# default both) in the background: both
 # builds are long and each is single-crate-bound for minutes (wasm-opt is single-threaded), so
 # side by side they keep both cores busy. Fails if either fails.
 beside_wasm_build() {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # clippy on the whole workspace, natively (every target: libs, binaries, tests) and for
-# wasm32-unknown-unknown (the browser API in src/wasm/ exists only there), denying warnings.
+# wasm32-unknown-unknown (the browser API in src/wasm/ exists only there) in both of its builds
+# (CPU only, and with WebGPU), denying warnings.
 # scripts/test.sh gets the same lints for free by compiling its own builds through
 # clippy-driver (scripts/lib.sh: `linted`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p onesheet --lib --target wasm32-unknown-unknown --features testing --locked -- -D warnings
+cargo clippy -p onesheet --lib --target wasm32-unknown-unknown --no-default-features \
+  --features flex,testing --locked -- -D warnings

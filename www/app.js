@@ -3,8 +3,9 @@
 // model is written with textContent: nothing here parses HTML.
 //
 // Files are read lazily: each dropped file gets its row at once, but its bytes (and its
-// thumbnail) are read only when the model is nearly free, at most MAX_IN_FLIGHT at a time, so
-// a drop of a thousand posters holds two of them in memory, not all. Clear drops what waits.
+// thumbnail) are read only when a model worker is nearly free, one more than there are
+// workers at a time, so a drop of a thousand posters holds a few of them in memory, not all.
+// Clear drops what waits.
 import { OnesheetClient, allowedUrl, tooBigToRead } from './lib/client.js';
 import { fillWhy } from './lib/explain.js';
 import { fillGenres, fillScores, ms } from './lib/result.js';
@@ -13,8 +14,11 @@ import { fillSimilar } from './lib/similar.js';
 const params = new URLSearchParams(location.search);
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 const requested = BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto';
-/** Posters handed to the model at once: one running and one read and waiting behind it. */
-const MAX_IN_FLIGHT = 2;
+/**
+ * Model workers: one per core up to four (each holds its own model, ~100 MB), so a drop of
+ * many posters uses every core; `?workers=N` (1 to 8) sets it.
+ */
+const WORKERS = Math.max(1, Math.min(8, Math.floor(Number(params.get('workers'))) || Math.min(4, navigator.hardwareConcurrency || 1)));
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -68,7 +72,7 @@ try {
 
 const client = refused
   ? null
-  : new OnesheetClient({ model: modelUrl, backend: requested, index: indexUrl });
+  : new OnesheetClient({ model: modelUrl, backend: requested, index: indexUrl, workers: WORKERS });
 // For the console and the browser tests.
 globalThis.onesheetClient = client;
 
@@ -241,14 +245,26 @@ function enqueue(file, name) {
   waiting.push({ file, entry, card, signal: session.signal });
 }
 
-/** Hands waiting posters to the model while fewer than MAX_IN_FLIGHT are with it. */
+/**
+ * Throughput while the model is busy: posters answered since the queue last started from
+ * empty, and when that was.
+ */
+const busy = { since: null, answered: 0 };
+
+/**
+ * Hands waiting posters to the model while each worker has at most one, and one more is read
+ * and waiting behind them.
+ */
 function pump() {
-  while (inFlight < MAX_IN_FLIGHT && waiting.length) {
+  const limit = (client?.workers || 1) + 1;
+  while (inFlight < limit && waiting.length) {
     const job = waiting.shift();
+    if (inFlight === 0 && busy.since === null) Object.assign(busy, { since: performance.now(), answered: 0 });
     inFlight += 1;
     classifyJob(job).finally(() => {
       inFlight -= 1;
       pump();
+      if (inFlight === 0) busy.since = null;
     });
   }
 }
@@ -271,6 +287,8 @@ async function classifyJob({ file, entry, card, signal }) {
 function finish(entry, card, result, error) {
   if (result) {
     entry.result = result;
+    busy.answered += 1;
+    busy.rate = busy.since === null ? busy.rate : busy.answered / ((performance.now() - busy.since) / 1000);
     showResult(card, result);
     if (!performance.getEntriesByName('onesheet:first-result').length) {
       performance.mark('onesheet:first-result');
@@ -372,7 +390,12 @@ function updateSummary() {
     `${done.length} classified` +
     (failed ? `, ${failed} failed` : '') +
     (pending ? `, ${pending} to go` : '') +
-    (times.length ? `; ${ms(mean)} per poster on average` : '');
+    (times.length ? `; ${ms(mean)} per poster on average` : '') +
+    (busy.answered > 1 && busy.rate ? `; ${busy.rate.toFixed(1)} posters/s with ${plural(client.workers, 'worker')}` : '');
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function updateButtons() {

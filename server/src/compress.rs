@@ -62,6 +62,18 @@ impl Compressed {
         Ok(copy)
     }
 
+    /// How many compressed copies are kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().by_key.len()
+    }
+
+    /// Whether no copy is kept.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Copies> {
         // A panic while holding the lock leaves a consistent map (inserts are whole).
         self.copies

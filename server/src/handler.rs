@@ -37,13 +37,42 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
 
 /// The whole server as an axum [`Router`]: every request goes to [`handle`].
 pub fn router(site: Site) -> Router {
+    shared_router(Arc::new(site))
+}
+
+/// [`router`] for a site shared with other tasks (such as [`precompress`]).
+pub fn shared_router(site: Arc<Site>) -> Router {
     Router::new()
         .fallback(
             |State(site): State<Arc<Site>>, request: Request| async move {
                 handle(&site, request).await
             },
         )
-        .with_state(Arc::new(site))
+        .with_state(site)
+}
+
+/// The big files a first visit downloads, in that order: the CPU wasm build, the shipped
+/// model and the WebGPU build (only where WebGPU is used; the largest, so last).
+const BIG_FILES: [&str; 3] = [
+    "/pkg/onesheet_bg.wasm",
+    "/models/onesheet.safetensors",
+    "/pkg-webgpu/onesheet_bg.wasm",
+];
+
+/// Makes the gzip copies of the big files as the server starts, so that the first visitor
+/// does not wait for their compression (the model alone takes about 0.4 s). Each goes through
+/// [`handle`] as a browser's request would, to `host` (the server's own address); a file that
+/// is missing costs a 404 nobody sees.
+pub async fn precompress(site: Arc<Site>, host: &str) {
+    for path in BIG_FILES {
+        let request = Request::get(path)
+            .header(header::HOST, host)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty());
+        if let Ok(request) = request {
+            drop(handle(&site, request).await);
+        }
+    }
 }
 
 /// Answers one request. Never reads the request body: a request that has one is refused.
@@ -540,6 +569,41 @@ mod tests {
         // Too small to bother, and a picture, are sent as they are.
         let (_, small, _) = call(&site, gzip_get("/pkg/onesheet.js"));
         assert!(small.get(header::CONTENT_ENCODING).is_none());
+    }
+
+    #[test]
+    fn the_big_files_are_compressed_as_the_server_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = Arc::new(site(dir.path()));
+        // The CPU build and the model are there (the model too small to be worth it); the
+        // WebGPU build is not.
+        let wasm = b"\0asm".repeat(4096);
+        std::fs::write(dir.path().join("www/pkg/onesheet_bg.wasm"), &wasm).expect("write");
+        std::fs::write(
+            dir.path().join("models/onesheet.safetensors"),
+            vec![7; 8192],
+        )
+        .expect("write");
+        assert!(site.compressed.is_empty());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(precompress(Arc::clone(&site), "127.0.0.1:8080"));
+        assert_eq!(
+            site.compressed.len(),
+            2,
+            "the wasm and the model, nothing else"
+        );
+        // A visitor's request is answered from the copy made.
+        let mut request = get("/pkg/onesheet_bg.wasm");
+        request
+            .headers_mut()
+            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let (status, headers, _) = call(&site, request);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(site.compressed.len(), 2);
     }
 
     #[test]

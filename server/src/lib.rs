@@ -23,6 +23,7 @@ mod site;
 use std::io::{ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -181,7 +182,11 @@ pub fn run(config: ServeConfig) -> Result<()> {
             format!(", sample posters from {}", dir.display())
         });
         eprintln!("serving {serving}{samples} on http://{bound}/ — Ctrl-C stops");
-        server::accept_loop(listener, router(site), limits).await;
+        let site = Arc::new(site);
+        let host = bound.to_string();
+        let precompressing = Arc::clone(&site);
+        tokio::spawn(async move { handler::precompress(precompressing, &host).await });
+        server::accept_loop(listener, handler::shared_router(site), limits).await;
         Ok(())
     })
 }

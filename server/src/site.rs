@@ -231,14 +231,18 @@ const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'~');
 
 /// Whether other origins may read `target`: the widget's own files, the shared library it
-/// imports, the wasm build, the models and the catalogue, so that a shop's page on another
+/// imports, the wasm builds (CPU and WebGPU), the models and the catalogue, so that a shop's page on another
 /// origin can run the widget from this server. Nothing else (the drop page, the kiosk) is
 /// shared.
 pub fn shared_cross_origin(target: &Target) -> bool {
     match target.root {
         Root::Models | Root::Catalogue => true,
         Root::Www => {
-            target.names.len() > 1 && matches!(target.names[0].as_str(), "widget" | "lib" | "pkg")
+            target.names.len() > 1
+                && matches!(
+                    target.names[0].as_str(),
+                    "widget" | "lib" | "pkg" | "pkg-webgpu"
+                )
         }
     }
 }
@@ -310,3 +314,35 @@ mod embedded {
 
 #[cfg(feature = "kiosk")]
 pub use embedded::complete as kiosk_complete;
+
+#[cfg(test)]
+mod tests {
+    use super::shared_cross_origin;
+    use crate::paths::resolve;
+
+    fn shared(url_path: &str) -> bool {
+        shared_cross_origin(&resolve(url_path).expect("a valid path"))
+    }
+
+    #[test]
+    fn other_origins_read_the_widget_and_what_it_loads_only() {
+        for path in [
+            "/widget/onesheet-classifier.js",
+            "/lib/worker.js",
+            "/pkg/onesheet_bg.wasm",
+            "/pkg-webgpu/onesheet_bg.wasm",
+            "/models/onesheet.safetensors",
+        ] {
+            assert!(shared(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/app.js",
+            "/kiosk/kiosk.js",
+            "/pkg.js",
+            "/shop-demo.html",
+        ] {
+            assert!(!shared(path), "{path}");
+        }
+    }
+}

@@ -1,19 +1,9 @@
 //! Which compute backend runs the model in the browser, and getting its device.
 
-use std::cell::RefCell;
-
 use burn::tensor::Device;
-use js_sys::{Function, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use super::error;
 pub(super) use crate::backend::Backend;
-
-thread_local! {
-    // burn's wgpu runtime initialises once per page; every instance shares its device.
-    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
-}
 
 /// What a page may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,59 +33,19 @@ impl Request {
     }
 }
 
-/// The device of `backend`, created on first use. WebGPU is probed first so a browser without
-/// it gets a clear message rather than whatever wgpu makes of the absence.
+/// The device of `backend`, created on first use.
 pub(super) async fn device(backend: Backend) -> Result<Device, String> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),
-        Backend::WebGpu => {
-            if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-                return Ok(device);
-            }
-            probe_webgpu().await?;
-            let device = Device::wgpu_options()
-                .init_async()
-                .await
-                .map_err(|e| format!("WebGPU could not start: {e}"))?;
-            WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
-            Ok(device)
-        }
+        #[cfg(feature = "wgpu")]
+        Backend::WebGpu => super::webgpu::device().await,
+        // The default package is CPU-only (a fraction of the download); pages load the WebGPU
+        // build, www/pkg-webgpu, only where WebGPU is present and wanted.
+        #[cfg(not(feature = "wgpu"))]
+        Backend::WebGpu => Err(
+            "this is onesheet's CPU-only build (www/pkg); WebGPU runs in its WebGPU build \
+             (www/pkg-webgpu)"
+                .into(),
+        ),
     }
-}
-
-/// `Ok` when `navigator.gpu.requestAdapter()` gives an adapter.
-async fn probe_webgpu() -> Result<(), String> {
-    let global = js_sys::global();
-    let gpu = get(&global, "navigator")
-        .and_then(|navigator| get(&navigator, "gpu"))
-        .filter(|gpu| !gpu.is_undefined() && !gpu.is_null())
-        .ok_or("this browser has no WebGPU (navigator.gpu is missing)")?;
-    let request = get(&gpu, "requestAdapter")
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .ok_or("this browser's WebGPU has no requestAdapter()")?;
-    let promise = request
-        .call0(&gpu)
-        .ok()
-        .and_then(|p| p.dyn_into::<Promise>().ok())
-        .ok_or("navigator.gpu.requestAdapter() failed")?;
-    let adapter = JsFuture::from(promise)
-        .await
-        .map_err(|e| format!("navigator.gpu.requestAdapter() failed: {}", describe(&e)))?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("WebGPU is present but offers no adapter (no usable GPU)".into());
-    }
-    Ok(())
-}
-
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &JsValue::from_str(key)).ok()
-}
-
-/// A JS exception as text.
-pub(super) fn describe(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
 }

@@ -9,6 +9,8 @@
 mod backend;
 mod options;
 mod result;
+#[cfg(feature = "wgpu")]
+mod webgpu;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,7 +25,7 @@ use crate::model::{ModelInput, batch};
 use crate::preprocess;
 use crate::year::Year;
 use backend::{Backend, Request};
-use result::{Catalogue, Selection, Timing, Trial, prediction_to_js, to_js};
+use result::{Catalogue, Selection, Timing, Trial, WarmUp, prediction_to_js, to_js};
 
 #[wasm_bindgen]
 extern "C" {
@@ -177,20 +179,33 @@ impl Onesheet {
     /// Loads a bundle (its bytes, fetched by the page) on `"auto"`, `"cpu"` or `"webgpu"`, and
     /// warms it up. `"auto"` tries both and keeps WebGPU only if an adapter exists and it ran
     /// the warm-up faster than the CPU; `selection` says what was chosen and why.
-    pub async fn create(bundle: Vec<u8>, backend: &str) -> Result<Onesheet, JsError> {
+    ///
+    /// `options` may be `{ warmUp: false }`: one backend asked for is then only loaded, and
+    /// the page calls [`Onesheet::warm_up`] when it has nothing else to do (a poster handed in
+    /// at once is then not kept waiting behind a blank one). `"auto"` always runs its trials.
+    pub async fn create(
+        bundle: Vec<u8>,
+        backend: &str,
+        options: JsValue,
+    ) -> Result<Onesheet, JsError> {
         let request = Request::parse(backend)?;
+        let warm = options::warm_up(&options).map_err(error)?;
         let started = now();
         let (engine, mut selection) = match request {
             Request::Only(backend) => {
                 let engine = Engine::load(&bundle, backend).await.map_err(error)?;
-                let trial = engine.warm_up(1).await.map_err(error)?;
-                let selection =
-                    Selection::new(request, backend, "asked for".into()).with_trial(backend, trial);
+                let mut selection = Selection::new(request, backend, "asked for".into());
+                if warm {
+                    let trial = engine.warm_up(1).await.map_err(error)?;
+                    selection = selection.with_trial(backend, trial);
+                }
                 (engine, selection)
             }
             Request::Auto => choose(&bundle).await.map_err(error)?,
         };
-        selection.decoders_ms = engine.warm_decoders();
+        if warm || request == Request::Auto {
+            selection.decoders_ms = engine.warm_decoders();
+        }
         selection.load_ms = now() - started;
         Ok(Onesheet {
             engine,
@@ -219,6 +234,19 @@ impl Onesheet {
         to_js(&summary)
     }
 
+    /// Warms up a model created with `{ warmUp: false }`: decodes a small JPEG, PNG and WebP
+    /// and runs the model once on a blank poster, so the browser has compiled what a poster
+    /// needs. Returns `{ firstMs, decodersMs }`.
+    #[wasm_bindgen(js_name = warmUp)]
+    pub async fn warm_up(&self) -> Result<JsValue, JsError> {
+        let decoders_ms = self.engine.warm_decoders();
+        let trial = self.engine.warm_up(1).await.map_err(error)?;
+        to_js(&WarmUp {
+            first_ms: trial.first_ms,
+            decoders_ms,
+        })
+    }
+
     /// The backend in use: `"cpu"` or `"webgpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
@@ -226,7 +254,8 @@ impl Onesheet {
     }
 
     /// How the backend was chosen: `{ requested, backend, reason, loadMs, decodersMs, trials:
-    /// { cpu?, webgpu? } }`, each trial `{ firstMs, warmMs }` (`warmMs` only when `"auto"` compared).
+    /// { cpu?, webgpu? } }`, each trial `{ firstMs, warmMs }` (`warmMs` only when `"auto"` compared;
+    /// no trial when `create` was told `{ warmUp: false }`).
     #[wasm_bindgen(getter)]
     pub fn selection(&self) -> Result<JsValue, JsError> {
         to_js(&self.selection)

@@ -1,4 +1,4 @@
-//! The options a page passes with a poster: `{ year }` for now.
+//! The options a page passes: with a poster `{ year }`, with a model `{ warmUp }`.
 
 use wasm_bindgen::JsValue;
 
@@ -33,4 +33,23 @@ pub(super) fn year(options: &JsValue) -> Result<Option<Year>, String> {
         )),
         None => Err("the options' year must be a number such as 1958".into()),
     }
+}
+
+/// Whether `create` should warm the model up (`{ warmUp: false }` leaves it to the page, which
+/// calls `warmUp()` when it is idle); `true` when the options or the field are absent.
+pub(super) fn warm_up(options: &JsValue) -> Result<bool, String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(true);
+    }
+    if !options.is_object() {
+        return Err("the options must be an object such as { warmUp: false }".into());
+    }
+    let value = js_sys::Reflect::get(options, &JsValue::from_str("warmUp"))
+        .map_err(|_| "the options' warmUp could not be read".to_string())?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(true);
+    }
+    value
+        .as_bool()
+        .ok_or_else(|| "the options' warmUp must be true or false".into())
 }

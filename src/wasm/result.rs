@@ -72,6 +72,16 @@ impl Selection {
     }
 }
 
+/// What a deferred warm-up (`warmUp()`) took.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WarmUp {
+    /// The model's run on a blank poster.
+    pub first_ms: f64,
+    /// Decoding the small JPEG, PNG and WebP.
+    pub decoders_ms: f64,
+}
+
 /// A loaded catalogue index, as `loadIndex` describes it.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct Catalogue {

@@ -70,15 +70,20 @@ async function openPage(browser, query, { probe = false, url = server.url } = {}
  * Blob's bytes and every object URL made, with the blob's size and name.
  */
 function installProbe() {
-  const probe = { posted: [], outstanding: 0, maxOutstanding: 0, reads: [], objectUrls: [] };
+  // answeredBy: classify answers per worker, in the order the workers were started.
+  const probe = { posted: [], outstanding: 0, maxOutstanding: 0, reads: [], objectUrls: [], answeredBy: [] };
   window.probe = probe;
   const open = new Set();
   const BaseWorker = window.Worker;
   window.Worker = class extends BaseWorker {
     constructor(...args) {
       super(...args);
+      const index = probe.answeredBy.push(0) - 1;
       this.addEventListener('message', ({ data }) => {
-        if ((data?.type === 'result' || data?.type === 'error') && open.delete(data.id)) probe.outstanding -= 1;
+        if ((data?.type === 'result' || data?.type === 'error') && open.delete(data.id)) {
+          probe.outstanding -= 1;
+          probe.answeredBy[index] += 1;
+        }
       });
     }
     postMessage(message, ...rest) {
@@ -436,13 +441,17 @@ describe('CPU backend', () => {
     await context.close();
   });
 
-  test('the client classifies canvas pixels like the same image as PNG; auto without WebGPU picks the CPU', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'auto' });
+  test('the client classifies canvas pixels like the same image as PNG; auto without WebGPU picks the CPU build', async () => {
+    const { context, page, requests } = await openPage(chromium.browser, { backend: 'auto' });
     const backend = await waitReady(page);
     assert.equal(backend, 'cpu');
     const info = await page.evaluate(() => globalThis.onesheetClient.ready);
     assert.equal(info.selection.requested, 'auto');
     assert.match(info.selection.reason, /no WebGPU/);
+    // A browser without WebGPU never downloads the WebGPU build.
+    assert.equal(info.build, 'cpu');
+    assert.ok(requests.some((r) => r.url.endsWith('/pkg/onesheet_bg.wasm')), 'the CPU build was fetched');
+    assert.deepEqual(requests.filter((r) => r.url.includes('/pkg-webgpu/')), []);
     const { pixels, png } = await page.evaluate(async (bytes) => {
       const bitmap = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
       const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
@@ -600,7 +609,7 @@ describe('limits', () => {
     }
   });
 
-  test('files are read two at a time; one over 64 MiB is refused without being read', async () => {
+  test('files are read a few at a time; one over 64 MiB is refused without being read', async () => {
     const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
     await waitReady(page);
     const files = await page.evaluateHandle(async (bytes) => {
@@ -621,8 +630,11 @@ describe('limits', () => {
     assert.deepEqual(probe.posted.map((p) => p.bytes), [statSync(POSTERS[0]).size]);
     assert.equal(await page.locator('#posters > li:first-child img').count(), 0);
 
-    // Many at once: each row shows at once, but at most two files are with the model at a time.
+    // Many at once: each row shows at once, but at most one file per worker and one more are
+    // with the model at a time, and every worker takes its share (once they have all started:
+    // the others load after the first is ready).
     await page.click('#clear');
+    await page.waitForFunction(() => globalThis.onesheetClient.workers === Math.min(4, navigator.hardwareConcurrency));
     const six = readdirSync(dirname(POSTERS[0])).filter((n) => n.endsWith('.jpg')).sort().slice(0, 6).map((n) => join(dirname(POSTERS[0]), n));
     await page.getByLabel('Choose poster images…').setInputFiles(six);
     assert.equal(await page.locator('#posters > li').count(), 6);
@@ -631,7 +643,15 @@ describe('limits', () => {
     assert.deepEqual(shown.map((c) => c.name), six.map((p) => basename(p)));
     assert.ok(shown.every((c) => c.done), JSON.stringify(shown.map((c) => c.state)));
     const after = await page.evaluate(() => window.probe);
-    assert.ok(after.maxOutstanding <= 2, `${after.maxOutstanding} posters were with the model at once`);
+    const { workers, cores } = await page.evaluate(() => ({
+      workers: globalThis.onesheetClient.workers,
+      cores: navigator.hardwareConcurrency,
+    }));
+    assert.equal(workers, Math.min(4, cores));
+    assert.ok(after.maxOutstanding <= workers + 1, `${after.maxOutstanding} posters were with the model at once`);
+    const answering = after.answeredBy.filter((n) => n > 0).length;
+    assert.equal(answering, workers, `classify answers per worker: ${after.answeredBy}`);
+    assert.match(await page.textContent('#summary'), new RegExp(`[\\d.]+ posters/s with ${workers} workers?`));
     assert.equal(after.posted.length, 7);
     const posterReads = after.reads.filter((r) => six.some((p) => basename(p) === r.name));
     assert.equal(posterReads.length, 6, 'each file read once');
@@ -706,9 +726,13 @@ describe('WebGPU backend (SwiftShader)', () => {
   });
 
   test('auto tries both backends and keeps the faster one on the warm-up', async () => {
-    const { context, page } = await openPage(gpu.browser, { backend: 'auto' });
+    const { context, page, requests } = await openPage(gpu.browser, { backend: 'auto' });
     const backend = await waitReady(page);
-    const { selection } = await page.evaluate(() => globalThis.onesheetClient.ready);
+    const { selection, build } = await page.evaluate(() => globalThis.onesheetClient.ready);
+    // Comparing needs the WebGPU build (it runs both); the CPU build is not fetched besides.
+    assert.equal(build, 'webgpu');
+    assert.ok(requests.some((r) => r.url.endsWith('/pkg-webgpu/onesheet_bg.wasm')));
+    assert.ok(!requests.some((r) => r.url.endsWith('/pkg/onesheet_bg.wasm')));
     console.log(`auto: ${selection.reason}`);
     assert.equal(selection.requested, 'auto');
     const { cpu, webgpu } = selection.trials;
@@ -717,16 +741,45 @@ describe('WebGPU backend (SwiftShader)', () => {
     assert.equal(selection.backend, backend);
     assert.equal(selection.remembered, undefined);
 
-    // The next visit loads the winner alone: auto's choice is remembered per browser and model.
+    // The next visit loads the winner alone: auto's choice is remembered per browser and model,
+    // and a remembered CPU needs only the CPU build.
+    requests.length = 0;
     await page.reload();
     assert.equal(await waitReady(page), backend);
-    const again = (await page.evaluate(() => globalThis.onesheetClient.ready)).selection;
+    const reloaded = await page.evaluate(() => globalThis.onesheetClient.ready);
+    assert.equal(reloaded.build, backend);
+    if (backend === 'cpu') assert.deepEqual(requests.filter((r) => r.url.includes('/pkg-webgpu/')), []);
+    const again = reloaded.selection;
     console.log(`auto, next visit: ${again.reason}`);
     assert.equal(again.requested, 'auto');
     assert.equal(again.remembered, true);
     assert.match(again.reason, /^remembered from \d{4}-\d\d-\d\d: /);
-    assert.deepEqual(Object.keys(again.trials), [backend], 'only the winner was warmed up');
+    assert.deepEqual(Object.keys(again.trials), [], 'no trials: the winner is loaded alone');
 
+    await context.close();
+  });
+
+  test('auto with WebGPU but no WebGPU build on the server runs on the CPU and does not remember it', async () => {
+    const context = await gpu.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/shop-demo.html`);
+    const outcome = await page.evaluate(async (model) => {
+      const { OnesheetClient } = await import('/lib/client.js');
+      // As while scripts/serve.sh is still building it, or a server that never had it.
+      const client = new OnesheetClient({ model, backend: 'auto', webgpuWasm: '/pkg-webgpu/missing_bg.wasm' });
+      try {
+        const { backend, build, selection } = await client.ready;
+        const remembered = Object.keys(localStorage).filter((k) => k.startsWith('onesheet:auto-backend:'));
+        return { backend, build, selection, remembered };
+      } finally {
+        client.terminate();
+      }
+    }, `/models/${basename(BUNDLE)}`);
+    assert.equal(outcome.backend, 'cpu');
+    assert.equal(outcome.build, 'cpu');
+    assert.match(outcome.selection.reason, /no WebGPU: the WebGPU build could not be loaded \(.*HTTP 404/);
+    assert.equal(outcome.selection.provisional, true);
+    assert.deepEqual(outcome.remembered, [], 'a missing build is not a measured choice');
     await context.close();
   });
 });

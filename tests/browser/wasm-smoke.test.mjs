@@ -83,7 +83,7 @@ test('WebGPU backend (SwiftShader) reproduces the reference features', async () 
     const input = Array.from(reference['input.empire'].data);
     const result = await page.evaluate(async ({ input, bundleUrl }) => {
       if (!navigator.gpu || !(await navigator.gpu.requestAdapter())) return { adapter: false };
-      const wasm = await import('/pkg/onesheet.js');
+      const wasm = await import('/pkg-webgpu/onesheet.js');
       await wasm.default();
       const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
       const model = await wasm.Onesheet.create(bytes, 'webgpu');
@@ -106,7 +106,20 @@ test('the module runs its static constructors once, not at the top of every expo
   // 1.5 ms per call from JavaScript with cubecl's registrations). The start function calls
   // them once (src/wasm/mod.rs), so no wrapper may appear. The tests' build keeps the names
   // section that shows them.
-  const wasm = readFileSync(resolve(ROOT, 'www/pkg/onesheet_bg.wasm'));
-  assert.ok(wasm.includes('__wasm_call_ctors'), 'no names section to check (an optimised build?)');
-  assert.equal(wasm.includes('.command_export'), false, 'exports are wrapped to run the constructors');
+  for (const build of ['pkg', 'pkg-webgpu']) {
+    const wasm = readFileSync(resolve(ROOT, 'www', build, 'onesheet_bg.wasm'));
+    assert.ok(wasm.includes('__wasm_call_ctors'), `${build}: no names section to check (an optimised build?)`);
+    assert.equal(wasm.includes('.command_export'), false, `${build}: exports are wrapped to run the constructors`);
+  }
+});
+
+test('the default build is CPU-only and a fraction of the WebGPU build', () => {
+  // Every visitor downloads www/pkg; only WebGPU users the other (worker.js picks).
+  const cpu = readFileSync(resolve(ROOT, 'www/pkg/onesheet_bg.wasm'));
+  const webgpu = readFileSync(resolve(ROOT, 'www/pkg-webgpu/onesheet_bg.wasm'));
+  console.log(`wasm: pkg ${cpu.length} bytes, pkg-webgpu ${webgpu.length} bytes`);
+  assert.ok(cpu.length < webgpu.length / 2, `${cpu.length} vs ${webgpu.length}`);
+  // cubecl (the wgpu backend's compiler) leaves its crate names in panic locations.
+  assert.equal(cpu.includes('cubecl'), false, 'the CPU build carries the WebGPU stack');
+  assert.equal(webgpu.includes('cubecl'), true);
 });

@@ -11,7 +11,8 @@ import { drawThumbnail } from '../lib/thumbnail.js';
 
 const params = new URLSearchParams(location.search);
 const IDLE_SECONDS = seconds(params.get('idle'), 60);
-const BACKENDS = ['auto', 'cpu', 'webgpu'];
+// The kiosk has only the CPU build (below): 'webgpu' would be refused.
+const BACKENDS = ['auto', 'cpu'];
 /** Rows of scores under the genres: the rest are too small to matter to a visitor. */
 const SCORE_ROWS = 8;
 /** The camera frame is classified at up to this size (2:3); the model resizes it anyway. */
@@ -47,6 +48,9 @@ const client = new OnesheetClient({
   // /lib/worker.js would be outside it (offline, it could not start); a blob: worker belongs
   // to this page's service worker wherever its scripts live.
   workerViaBlob: true,
+  // The kiosk carries the CPU build only (in onesheet-kiosk and in its offline cache): it
+  // answers one visitor's poster at a time, and a 16 MB WebGPU build would not pay for itself.
+  webgpuWasm: null,
   // The gallery's catalogue, when the server has one (`--catalogue`); the kiosk works without.
   index: '/catalogue/catalogue.index',
 });

@@ -27,9 +27,11 @@
 //   restart   { reason }  the model crashed (a Rust panic) and a fresh worker replaced it
 //
 // Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
-//   → { id, type: 'load', wasmUrl, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
-//       allowCrossOrigin?: boolean }           (default false: both URLs must be on the
-//                                               worker's origin; http(s) only in any case)
+//   → { id, type: 'load', wasmUrl, webgpuWasmUrl?, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
+//       allowCrossOrigin?: boolean }           (default false: every URL must be on the
+//                                               worker's origin; http(s) only in any case.
+//                                               wasmUrl: the CPU build; webgpuWasmUrl: the
+//                                               WebGPU build, null when the site has none)
 //   → { id, type: 'classify', bytes: ArrayBuffer, year? } | { id, type: 'classify', rgba, width,
 //       height, year? }                          (year: a number or numeric string; see classify)
 //   → { id, type: 'panic-for-testing' }             (a deliberate Rust panic; only wasm built
@@ -146,11 +148,17 @@ export class OnesheetClient extends EventTarget {
 
   #options;
   #backend;
-  #worker = null;
+  /**
+   * The model's workers. The first loads (and, for `auto`, measures) alone, so a first visit
+   * is not slowed by the others; the rest start once it is ready, on the backend it chose.
+   */
+  #lanes = [];
+  /** How many workers the client may run (`options.workers`). */
+  #poolSize;
+  /** The latest load's outcome, which later workers follow. */
+  #loaded = null;
   #nextId = 1;
-  /** id → { message, resolve, reject, load? } for requests the worker has not answered. */
-  #pending = new Map();
-  #running = null;
+  /** Crashes with no successful request between them (all workers together). */
   #crashes = 0;
   #readyPromise;
   #terminated = false;
@@ -163,7 +171,11 @@ export class OnesheetClient extends EventTarget {
    * @param {object} [options]
    * @param {string} [options.model] bundle URL (default models/onesheet.safetensors)
    * @param {'auto'|'cpu'|'webgpu'} [options.backend] default 'auto'
-   * @param {string} [options.wasm] URL of onesheet_bg.wasm (default: pkg/ beside this file)
+   * @param {string} [options.wasm] URL of the CPU build's onesheet_bg.wasm (default: ../pkg/
+   *   beside this file)
+   * @param {string|null} [options.webgpuWasm] URL of the WebGPU build's onesheet_bg.wasm
+   *   (default: ../pkg-webgpu/ beside this file), fetched only where WebGPU is asked for or
+   *   `auto` finds a WebGPU adapter; null: the site has no WebGPU build, `auto` runs on the CPU
    * @param {string} [options.worker] URL of worker.js (default: beside this file)
    * @param {string} [options.base] what relative URLs are relative to (default: the document)
    * @param {boolean} [options.allowCrossOrigin] fetch the model and wasm from other origins
@@ -174,12 +186,19 @@ export class OnesheetClient extends EventTarget {
    *   then lists the posters most like it, `similar: [{ file, score, thumbnail? }]`; `ready`
    *   reports it as `catalogue: { url, posters, thumbnails }` or `{ url, error }`
    * @param {number} [options.similar] how many similar posters a result lists (default 6)
+   * @param {number} [options.workers] how many posters may be classified at once, each in its
+   *   own worker with its own copy of the model (about 100 MB each; default 1, at most 8;
+   *   WebGPU always uses one). `workers` says how many are running.
    */
   constructor(options = {}) {
     super();
     this.#options = {
       model: resolve(options.model ?? 'models/onesheet.safetensors', options.base),
       wasm: resolve(options.wasm ?? new URL('../pkg/onesheet_bg.wasm', HERE).href, options.base),
+      webgpuWasm:
+        options.webgpuWasm === null
+          ? null
+          : resolve(options.webgpuWasm ?? new URL('../pkg-webgpu/onesheet_bg.wasm', HERE).href, options.base),
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
       allowCrossOrigin: options.allowCrossOrigin === true,
       workerViaBlob: options.workerViaBlob === true,
@@ -187,10 +206,14 @@ export class OnesheetClient extends EventTarget {
       similar: options.similar ?? 6,
     };
     this.#backend = options.backend ?? 'auto';
+    this.#poolSize = Math.max(1, Math.min(MAX_WORKERS, Math.floor(Number(options.workers) || 1)));
     try {
       const { allowCrossOrigin, base } = { ...this.#options, base: options.base };
       allowedUrl(this.#options.model, { base, allowCrossOrigin, what: 'the model' });
       allowedUrl(this.#options.wasm, { base, allowCrossOrigin, what: 'the WebAssembly module' });
+      if (this.#options.webgpuWasm) {
+        allowedUrl(this.#options.webgpuWasm, { base, allowCrossOrigin, what: 'the WebAssembly module' });
+      }
     } catch (error) {
       this.#refuse(error);
       return;
@@ -199,8 +222,9 @@ export class OnesheetClient extends EventTarget {
   }
 
   /**
-   * Resolves when the model is loaded and warmed up: `{ backend, selection, manifest,
-   * downloads, catalogue }`.
+   * Resolves when the model is loaded: `{ backend, selection, build, manifest, downloads,
+   * timing: { wasmMs, modelMs?, totalMs }, catalogue }` (`build`: 'cpu' or 'webgpu', the wasm
+   * build that runs it).
    */
   get ready() {
     return this.#readyPromise;
@@ -211,10 +235,17 @@ export class OnesheetClient extends EventTarget {
     return this.#backend;
   }
 
+  /** How many workers have the model loaded and take posters now. */
+  get workers() {
+    return this.#lanes.filter((lane) => lane.ready).length;
+  }
+
   /** Reloads the model on another backend; files already downloaded are not fetched again. */
   setBackend(backend) {
     this.#backend = backend;
     if (this.#refused || this.#stopped || this.#terminated) return this.#readyPromise;
+    // The other workers follow the new choice once the first has made it.
+    for (const lane of this.#lanes.splice(1)) lane.stop(new Error('the backend changed'));
     this.#load();
     return this.#readyPromise;
   }
@@ -265,9 +296,8 @@ export class OnesheetClient extends EventTarget {
   /** Stops the worker; pending requests reject. */
   terminate() {
     this.#terminated = true;
-    this.#worker?.terminate();
-    this.#worker = null;
-    this.#failAll(new Error('the onesheet client was terminated'));
+    const error = new Error('the onesheet client was terminated');
+    for (const lane of this.#lanes.splice(0)) lane.stop(error);
   }
 
   #check() {
@@ -290,38 +320,48 @@ export class OnesheetClient extends EventTarget {
   }
 
   #start() {
-    this.#spawn();
+    this.#lanes.push(this.#spawn());
     this.#load();
   }
 
+  /** A fresh worker, its messages routed back here. */
   #spawn() {
-    this.#worker = startWorker(this.#options.worker, this.#options.workerViaBlob);
-    this.#worker.onmessage = ({ data }) => this.#receive(data);
+    const lane = new Lane(startWorker(this.#options.worker, this.#options.workerViaBlob));
+    lane.worker.onmessage = ({ data }) => this.#receive(lane, data);
     // A worker that fails to start at all (bad URL, syntax error) or throws uncaught.
-    this.#worker.onerror = (event) => {
+    lane.worker.onerror = (event) => {
       event.preventDefault();
-      this.#crash(`the worker failed: ${event.message || 'it could not start'}`);
+      this.#crash(lane, `the worker failed: ${event.message || 'it could not start'}`);
     };
+    return lane;
   }
 
-  /**
-   * Asks the worker to load the model; returns the raw request. `auto` measures both backends
-   * once per browser and model, then loads the one that won (see `rememberedChoice`); if that
-   * one no longer loads, it measures again.
-   */
-  #load() {
-    this.#emit('status', { phase: 'downloading' });
-    const remembered = this.#backend === 'auto' ? rememberedChoice(this.#options.model) : null;
-    const message = {
+  /** The load request for `backend`: the same files for every worker. */
+  #loadMessage(backend) {
+    return {
       type: 'load',
       wasmUrl: this.#options.wasm,
+      webgpuWasmUrl: this.#options.webgpuWasm,
       modelUrl: this.#options.model,
-      backend: remembered?.backend ?? this.#backend,
+      backend,
       allowCrossOrigin: this.#options.allowCrossOrigin,
       indexUrl: this.#options.index,
       similarCount: this.#options.similar,
     };
-    const request = this.#request(message, { load: true }).then(
+  }
+
+  /**
+   * Asks the first worker to load the model; returns the raw request. `auto` measures both
+   * backends once per browser and model, then loads the one that won (see `rememberedChoice`);
+   * if that one no longer loads, it measures again. Once loaded, the other workers start.
+   */
+  #load() {
+    this.#emit('status', { phase: 'downloading' });
+    this.#loaded = null;
+    const remembered = this.#backend === 'auto' ? rememberedChoice(this.#options.model) : null;
+    const message = this.#loadMessage(remembered?.backend ?? this.#backend);
+    const first = this.#lanes[0];
+    const request = this.#send(first, message, { load: true }).then(
       (info) => {
         if (remembered) return withRemembered(info, remembered);
         if (this.#backend === 'auto') rememberChoice(this.#options.model, info.selection);
@@ -330,7 +370,7 @@ export class OnesheetClient extends EventTarget {
       (error) => {
         if (!remembered || this.#stopped || this.#terminated) throw error;
         forgetChoice(this.#options.model);
-        return this.#request({ ...message, backend: 'auto' }, { load: true }).then((info) => {
+        return this.#send(this.#lanes[0], { ...message, backend: 'auto' }, { load: true }).then((info) => {
           rememberChoice(this.#options.model, info.selection);
           return info;
         });
@@ -339,8 +379,10 @@ export class OnesheetClient extends EventTarget {
     const ready = request.then(
       (info) => {
         if (this.#readyPromise === ready) {
+          this.#loaded = info;
           this.#emit('status', { phase: 'ready', backend: info.backend });
           this.#emit('ready', info);
+          this.#grow();
         }
         return info;
       },
@@ -357,15 +399,49 @@ export class OnesheetClient extends EventTarget {
     return request;
   }
 
+  /**
+   * Starts the workers the pool lacks, on the backend the first one runs (no second
+   * measurement). WebGPU has one device to share: one worker. The files come from the cache
+   * the first worker filled. A worker that fails to load is dropped; the others go on.
+   */
+  #grow() {
+    const info = this.#loaded;
+    if (!info || this.#stopped || this.#terminated) return;
+    const size = info.backend === 'webgpu' ? 1 : this.#poolSize;
+    while (this.#lanes.length < size) {
+      const lane = this.#spawn();
+      this.#lanes.push(lane);
+      this.#send(lane, this.#loadMessage(info.backend), { load: true }).catch(() => {
+        if (this.#lanes.includes(lane)) {
+          this.#lanes.splice(this.#lanes.indexOf(lane), 1);
+          lane.stop(new Error('this worker could not load the model'));
+        }
+      });
+    }
+  }
+
+  /**
+   * Sends a request to the ready worker with the least work queued (the first worker while
+   * none is ready: the request waits there behind the load).
+   */
   #request(message, extra = {}, signal = undefined) {
+    const ready = this.#lanes.filter((lane) => lane.ready);
+    const lane = ready.length
+      ? ready.reduce((best, lane) => (lane.pending.size < best.pending.size ? lane : best))
+      : this.#lanes[0];
+    return this.#send(lane, message, extra, signal);
+  }
+
+  #send(lane, message, extra = {}, signal = undefined) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const pending = { message: { ...message, id }, resolve, reject, ...extra };
       if (signal) {
         const abort = () => {
-          if (this.#pending.get(id) !== pending) return;
-          this.#pending.delete(id);
-          this.#worker?.postMessage({ type: 'cancel', id });
+          const owner = this.#lanes.find((l) => l.pending.get(id) === pending);
+          if (!owner) return;
+          owner.pending.delete(id);
+          owner.worker.postMessage({ type: 'cancel', id });
           reject(signal.reason);
         };
         signal.addEventListener('abort', abort, { once: true });
@@ -376,33 +452,32 @@ export class OnesheetClient extends EventTarget {
         pending.resolve = settle(resolve);
         pending.reject = settle(reject);
       }
-      this.#pending.set(id, pending);
-      this.#worker.postMessage({ ...message, id });
+      lane.post(pending);
     });
   }
 
-  #receive(data) {
+  #receive(lane, data) {
     switch (data.type) {
       case 'progress':
-        this.#emit('progress', data);
-        return;
       case 'status':
-        this.#emit('status', data);
+        // The first worker speaks for the client; the others load from its cache, quietly.
+        if (lane === this.#lanes[0]) this.#emit(data.type, data);
         return;
       case 'busy':
-        this.#running = data.id;
+        lane.running = data.id;
         return;
       case 'crashed':
-        this.#crash(data.message);
+        this.#crash(lane, data.message);
         return;
       case 'result':
       case 'error': {
-        if (this.#running === data.id) this.#running = null;
-        const pending = this.#pending.get(data.id);
+        if (lane.running === data.id) lane.running = null;
+        const pending = lane.pending.get(data.id);
         if (!pending) return; // aborted
-        this.#pending.delete(data.id);
+        lane.pending.delete(data.id);
         if (data.type === 'result') {
-          if (!pending.load) this.#crashes = 0;
+          if (pending.load) lane.ready = true;
+          else this.#crashes = 0;
           pending.resolve(data.value);
         } else {
           pending.reject(new Error(data.message));
@@ -411,18 +486,19 @@ export class OnesheetClient extends EventTarget {
     }
   }
 
-  /** The wasm instance died: fail what it was running, start a fresh worker, resend the rest. */
-  #crash(reason) {
-    if (this.#terminated || !this.#worker) return;
-    this.#worker.terminate();
-    this.#worker = null;
+  /**
+   * A worker's wasm instance died: fail what it was running, start a fresh worker in its
+   * place with the same model, and resend what was waiting there.
+   */
+  #crash(lane, reason) {
+    if (this.#terminated || !this.#lanes.includes(lane)) return;
+    lane.worker.terminate();
     this.#crashes += 1;
 
-    const running = this.#pending.get(this.#running);
-    this.#pending.delete(this.#running);
-    this.#running = null;
-    const waiting = [...this.#pending.values()];
-    this.#pending.clear();
+    const running = lane.pending.get(lane.running);
+    lane.pending.delete(lane.running);
+    const waiting = [...lane.pending.values()];
+    lane.pending.clear();
     if (running && !running.load) {
       running.reject(
         new ModelCrashedError(`the model crashed on this request and was restarted (${reason})`),
@@ -437,29 +513,59 @@ export class OnesheetClient extends EventTarget {
       this.#emit('status', { phase: 'failed', message: error.message });
       if (running?.load) running.reject(error);
       for (const pending of waiting) pending.reject(error);
+      for (const other of this.#lanes.splice(0)) other.stop(error);
       return;
     }
-    // WebGPU is the likelier culprit when loading crashes, and 'auto' can do without it.
-    if (running?.load && this.#backend === 'auto') this.#backend = 'cpu';
-
-    this.#emit('restart', { reason });
-    this.#emit('status', { phase: 'restarting', message: reason });
-    this.#spawn();
-    const load = this.#load();
-    // Whoever waits on an older load (via `ready`) gets the fresh one's outcome.
-    for (const old of [running, ...waiting]) {
-      if (old?.load) load.then(old.resolve, old.reject);
+    const fresh = this.#spawn();
+    this.#lanes[this.#lanes.indexOf(lane)] = fresh;
+    const first = fresh === this.#lanes[0];
+    if (first) {
+      // WebGPU is the likelier culprit when loading crashes, and 'auto' can do without it.
+      if (running?.load && this.#backend === 'auto') this.#backend = 'cpu';
+      this.#emit('restart', { reason });
+      this.#emit('status', { phase: 'restarting', message: reason });
+      const load = this.#load();
+      // Whoever waits on an older load (via `ready`) gets the fresh one's outcome.
+      for (const old of [running, ...waiting]) {
+        if (old?.load) load.then(old.resolve, old.reject);
+      }
+    } else {
+      this.#emit('restart', { reason });
+      this.#send(fresh, this.#loadMessage(this.#loaded?.backend ?? 'cpu'), { load: true }).catch(() => {});
+      if (running?.load) running.reject(new Error('this worker crashed while loading'));
     }
     for (const pending of waiting) {
-      if (pending.load) continue;
-      this.#pending.set(pending.message.id, pending);
-      this.#worker.postMessage(pending.message);
+      if (!pending.load) fresh.post(pending);
     }
   }
+}
 
-  #failAll(error) {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
+/** The most workers one client runs: each holds a model (~100 MB with its buffers). */
+const MAX_WORKERS = 8;
+
+/** One model worker and the requests it has not answered yet. */
+class Lane {
+  constructor(worker) {
+    this.worker = worker;
+    /** id → { message, resolve, reject, load? } */
+    this.pending = new Map();
+    /** The id of the request the worker is running, or null. */
+    this.running = null;
+    /** Whether its model is loaded (the first load succeeded). */
+    this.ready = false;
+  }
+
+  post(pending) {
+    this.pending.set(pending.message.id, pending);
+    this.worker.postMessage(pending.message);
+  }
+
+  /** Stops the worker; what it had not answered rejects with `error`. */
+  stop(error) {
+    this.worker.terminate();
+    this.ready = false;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
   }
 }
 
@@ -499,7 +605,7 @@ export function rememberedChoice(model) {
 }
 
 function rememberChoice(model, selection) {
-  if (selection?.requested !== 'auto') return;
+  if (selection?.requested !== 'auto' || selection.provisional) return;
   try {
     const { backend, reason } = selection;
     const choice = { backend, reason, userAgent: navigator.userAgent, at: new Date().toISOString() };

@@ -9,12 +9,15 @@
 //
 // A Rust panic aborts the wasm instance (panic = "abort"): nothing can run in it afterwards.
 // This worker then reports `crashed` and refuses further work; the client replaces it.
-// A namespace import: the test-only export (`panicForTesting`) exists only in builds with the
-// `testing` feature, and a named import of a missing export would fail the whole module.
-import * as wasm from '../pkg/onesheet.js';
+//
+// Two builds of the same crate: `pkg/` runs the CPU only (a fraction of the download), and
+// `pkg-webgpu/` runs WebGPU and the CPU. A worker imports the WebGPU build only when the page
+// asks for WebGPU, or asks for `auto` where the browser offers a WebGPU adapter; everyone else
+// never downloads it.
 import { allowedUrl, shorten } from './client.js';
 
-const { default: init, Onesheet } = wasm;
+/** Each build's JavaScript, beside this worker; its wasm comes from the load request's URL. */
+const GLUE = { cpu: '../pkg/onesheet.js', webgpu: '../pkg-webgpu/onesheet.js' };
 
 const CACHE = 'onesheet-v2';
 /** Caches of earlier versions (v1 stored any URL, of any size): deleted on first use. */
@@ -25,7 +28,12 @@ const MiB = 1024 * 1024;
 const MAX_BYTES = { wasm: 64 * MiB, model: 64 * MiB, index: 64 * MiB };
 const NAMES = { wasm: 'the WebAssembly module', model: 'the model', index: 'the catalogue index' };
 
-let initialised = false;
+/** Whether the loaded model has been warmed up (see `warmUpWhenIdle`). */
+let warmed = false;
+/** Each build's module namespace once instantiated: `cpu`, `webgpu`. */
+const builds = new Map();
+/** The build `model` came from (its `panicForTesting`, if it has one). */
+let active = null;
 let model = null;
 /** Bundle bytes by URL, so switching backends does not fetch again. */
 const bundles = new Map();
@@ -48,8 +56,24 @@ self.onmessage = ({ data }) => {
     return;
   }
   queued.add(data.id);
-  queue = queue.then(() => handle(data));
+  queue = queue.then(() => handle(data)).then(warmUpWhenIdle);
 };
+
+/**
+ * Warms the model up once no request is waiting: the browser compiles a wasm function on its
+ * first call, so the first poster after an idle warm-up does not pay for that. A poster that
+ * arrives meanwhile waits for one blank run (tens of milliseconds).
+ */
+async function warmUpWhenIdle() {
+  if (warmed || !model || crashed || queued.size > 0) return;
+  warmed = true;
+  try {
+    await model.warmUp();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) reportCrash(error);
+    // Otherwise only a warm-up: the next poster meets the same problem and reports it.
+  }
+}
 
 async function handle(request) {
   const { id, type } = request;
@@ -74,10 +98,12 @@ async function handle(request) {
         value = await classify(request);
         break;
       case 'panic-for-testing':
-        if (typeof wasm.panicForTesting !== 'function') {
+        // A namespace lookup: the test-only export exists only in builds with the `testing`
+        // feature.
+        if (typeof active?.panicForTesting !== 'function') {
           throw new Error('this wasm build has no test hooks (it was built without the "testing" feature)');
         }
-        value = await wasm.panicForTesting();
+        value = await active.panicForTesting();
         break;
       default:
         throw new Error(`unknown request type ${JSON.stringify(type)}`);
@@ -121,39 +147,119 @@ function reportCrash(error) {
 
 async function load({
   wasmUrl,
+  webgpuWasmUrl = null,
   modelUrl,
   backend,
   allowCrossOrigin = false,
   indexUrl = null,
   similarCount = 6,
 }) {
-  // Both refused before either is fetched.
+  // Refused before anything is fetched.
   checkUrl(wasmUrl, 'wasm', allowCrossOrigin);
+  if (webgpuWasmUrl) checkUrl(webgpuWasmUrl, 'wasm', allowCrossOrigin);
   checkUrl(modelUrl, 'model', allowCrossOrigin);
-  const [wasm, bundle] = await Promise.all([
-    initialised ? null : fetchOnce(wasmUrl, 'wasm', allowCrossOrigin),
-    bundles.has(modelUrl) ? null : fetchOnce(modelUrl, 'model', allowCrossOrigin),
-  ]);
-  if (!initialised) {
-    post({ type: 'status', phase: 'compiling' });
-    await init({ module_or_path: wasm.response ?? wasm.bytes });
-    initialised = true;
+  const started = performance.now();
+  const plan = await planBuild(backend, webgpuWasmUrl);
+  const urls = { cpu: wasmUrl, webgpu: webgpuWasmUrl };
+  let build = plan.build;
+  const timing = {};
+  const bundleFetch = bundles.has(modelUrl)
+    ? null
+    : fetchOnce(modelUrl, 'model', allowCrossOrigin).then((bundle) => {
+        timing.modelMs = performance.now() - started;
+        return bundle;
+      });
+  bundleFetch?.catch(() => {}); // awaited below; not unhandled while the wasm loads
+  let downloadedWasm = null;
+  let wasm;
+  try {
+    ({ wasm, downloaded: downloadedWasm } = await instantiate(build, urls[build], allowCrossOrigin));
+  } catch (error) {
+    // `auto` does not need WebGPU: a WebGPU build that cannot be had (missing on this server,
+    // offline) leaves the CPU.
+    if (build !== 'webgpu' || backend !== 'auto') throw error;
+    Object.assign(plan, { fallback: `the WebGPU build could not be loaded (${describe(error)})`, temporary: true });
+    build = 'cpu';
+    ({ wasm, downloaded: downloadedWasm } = await instantiate(build, urls.cpu, allowCrossOrigin));
   }
+  timing.wasmMs = performance.now() - started;
+  const bundle = await bundleFetch;
   if (bundle) {
     bundles.clear();
     bundles.set(modelUrl, bundle.bytes);
   }
-  post({ type: 'status', phase: 'warming-up', backend });
+  const runOn = plan.fallback ? 'cpu' : backend;
+  post({ type: 'status', phase: 'warming-up', backend: runOn });
   model?.free();
   model = null;
-  model = await Onesheet.create(bundles.get(modelUrl), backend);
+  // One backend: loaded only, warmed up later if no poster is waiting (a poster handed in at
+  // once goes first). `auto` warms up both while measuring them.
+  model = await wasm.Onesheet.create(bundles.get(modelUrl), runOn, { warmUp: runOn === 'auto' });
+  active = wasm;
+  warmed = runOn === 'auto';
+  timing.totalMs = performance.now() - started;
+  let selection = model.selection;
+  if (plan.fallback) {
+    selection = { ...selection, requested: 'auto', reason: `no WebGPU: ${plan.fallback}` };
+    // A build that could not be had this time (still building, offline) may be there next
+    // time: `auto` should not remember the CPU for it.
+    if (plan.temporary) selection.provisional = true;
+  }
   return {
     backend: model.backend,
-    selection: model.selection,
+    selection,
+    build,
     manifest: model.manifest,
-    downloads: { wasm: wasm?.info ?? null, model: bundle?.info ?? null },
+    downloads: { wasm: downloadedWasm, model: bundle?.info ?? null },
+    // Milliseconds from the load request: the wasm downloaded (or read from the cache) and
+    // compiled, the bundle downloaded or read, the model ready.
+    timing,
     catalogue: indexUrl ? await loadIndex(indexUrl, similarCount, allowCrossOrigin) : null,
   };
+}
+
+/**
+ * Which build a load needs: `{ build: 'cpu' | 'webgpu', fallback? }`. `cpu` needs only the CPU
+ * build; `webgpu` the WebGPU one; `auto` the WebGPU one (to compare both) only where this
+ * browser offers a WebGPU adapter and the page has a WebGPU build, otherwise the CPU with the
+ * reason as `fallback`.
+ */
+async function planBuild(backend, webgpuWasmUrl) {
+  if (backend === 'cpu') return { build: 'cpu' };
+  if (backend === 'webgpu') {
+    if (!webgpuWasmUrl) throw new Error('this page has no WebGPU build of onesheet; use the CPU');
+    return { build: 'webgpu' };
+  }
+  if (!webgpuWasmUrl) return { build: 'cpu', fallback: 'this page has no WebGPU build of onesheet' };
+  const missing = await whyNoWebgpu();
+  return missing ? { build: 'cpu', fallback: missing } : { build: 'webgpu' };
+}
+
+/** Why this browser cannot run WebGPU, or null when it offers an adapter. */
+async function whyNoWebgpu() {
+  if (!self.navigator?.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  try {
+    const adapter = await self.navigator.gpu.requestAdapter();
+    return adapter ? null : 'WebGPU is present but offers no adapter (no usable GPU)';
+  } catch (error) {
+    return `navigator.gpu.requestAdapter() failed: ${describe(error)}`;
+  }
+}
+
+/**
+ * The module namespace of `build`, instantiated once per worker from `url`, and what was
+ * downloaded for it this time (null when it was already running).
+ */
+async function instantiate(build, url, allowCrossOrigin) {
+  if (builds.has(build)) return { wasm: builds.get(build), downloaded: null };
+  const [wasm, fetched] = await Promise.all([
+    import(GLUE[build]),
+    fetchOnce(url, 'wasm', allowCrossOrigin),
+  ]);
+  post({ type: 'status', phase: 'compiling' });
+  await wasm.default({ module_or_path: fetched.module ?? fetched.response ?? fetched.bytes });
+  builds.set(build, wasm);
+  return { wasm, downloaded: fetched.info };
 }
 
 /**
@@ -202,7 +308,8 @@ async function classify({ bytes, rgba, width, height, year }) {
 }
 
 /**
- * The bytes at `url` (already checked by `checkUrl`), from the Cache API when it holds a copy
+ * The bytes at `url` (already checked by `checkUrl`) — for the wasm, its compiled `module` or
+ * a cached `response` to compile while reading —, from the Cache API when it holds a copy
  * the server still vouches for (same ETag / Last-Modified / length on a HEAD request; any copy
  * at all when offline), else downloaded with progress reports and stored for next time. Never
  * more than MAX_BYTES[resource].
@@ -220,10 +327,18 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
   if (cached && (await stillCurrent(url, cached, mode))) {
     const length = Number(cached.headers.get('content-length'));
     if (resource === 'wasm' && length <= limit && /^application\/wasm\b/.test(cached.headers.get('content-type') ?? '')) {
-      // The stored response itself, for WebAssembly.instantiateStreaming: the browser compiles
-      // while it reads, and can keep the compiled code with the cached copy for the next visit.
       post({ type: 'progress', resource, loaded: length, total: length, cached: true });
-      return { response: cached, info: { url, bytes: length, cached: true } };
+      const info = { url, bytes: length, cached: true };
+      // Through the browser's HTTP cache when it still holds the wasm (a 304 from the server):
+      // Chromium keeps the optimised machine code beside that copy, not beside ours, so the
+      // module then starts on fast code instead of its baseline compile.
+      const viaHttp = await fetch(url, { cache: 'no-cache', mode, credentials: 'same-origin' }).catch(() => null);
+      if (viaHttp?.ok && Number(viaHttp.headers.get('x-decoded-content-length') ?? viaHttp.headers.get('content-length')) <= limit) {
+        return { response: viaHttp, info };
+      }
+      viaHttp?.body?.cancel().catch(() => {});
+      // Ours otherwise (offline): the browser compiles it while reading.
+      return { response: cached, info };
     }
     const bytes = new Uint8Array(await cached.arrayBuffer());
     if (bytes.length <= limit) {
@@ -232,8 +347,12 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     }
   }
   let response;
+  // Stops the download (and a compile reading it) when it runs over the limit.
+  const download = new AbortController();
   try {
-    response = await fetch(url, { cache: 'no-store', mode, credentials: 'same-origin' });
+    // The wasm also goes into the browser's HTTP cache (see above); the rest only into ours.
+    const httpCache = resource === 'wasm' ? 'no-cache' : 'no-store';
+    response = await fetch(url, { cache: httpCache, mode, credentials: 'same-origin', signal: download.signal });
   } catch (error) {
     throw new Error(`could not download ${shorten(url)}: ${describe(error)}`);
   }
@@ -250,16 +369,26 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     response.body?.cancel().catch(() => {});
     throw tooBig(resource, Math.max(total, Number(declared) || 0));
   }
+  // The wasm compiles while it streams in (a clone of the response: the browser can keep the
+  // optimised code beside its HTTP-cache copy), so a first visit waits for the download or the
+  // compile, not for both in turn; the original is counted for the progress bar and kept in
+  // our cache.
+  let compiling = null;
+  if (resource === 'wasm') {
+    compiling = WebAssembly.compileStreaming(response.clone());
+    compiling.catch(() => {}); // awaited below, after the download; not unhandled before
+  }
+  const body = response.body;
   // With a length, one buffer of that size; without, chunks joined at the end.
   let bytes = total > 0 ? new Uint8Array(total) : null;
   const chunks = [];
   let loaded = 0;
-  const reader = response.body.getReader();
+  const reader = body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (loaded + value.length > limit) {
-      reader.cancel().catch(() => {});
+      download.abort();
       throw tooBig(resource, null);
     }
     if (bytes && loaded + value.length <= bytes.length) {
@@ -293,7 +422,8 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     // A full quota only costs the next visit a download.
     await cache.put(url, new Response(bytes, { headers })).catch(() => {});
   }
-  return { bytes, info: { url, bytes: loaded, cached: false } };
+  const module = compiling ? await compiling : undefined;
+  return { bytes, module, info: { url, bytes: loaded, cached: false } };
 }
 
 let cacheOpened = null;
