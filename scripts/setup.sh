@@ -17,10 +17,11 @@ case "$mode" in serve | test) ;; *) echo "usage: $0 serve|test" >&2; exit 2 ;; e
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Debian packages: Chromium for the browser tests, lavapipe (Mesa's software Vulkan) so the wgpu
-# backend has a real adapter on machines without a GPU.
+# backend has a real adapter on machines without a GPU, and Python's venv for the benchmark's
+# smoke pass (bench/run.sh installs its pinned packages into bench/.venv).
 apt_pkgs=(pkg-config)
 if [ "$mode" = test ]; then
-  apt_pkgs+=(chromium mesa-vulkan-drivers libvulkan1 vulkan-tools fonts-dejavu-core)
+  apt_pkgs+=(chromium mesa-vulkan-drivers libvulkan1 vulkan-tools fonts-dejavu-core python3-venv)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do

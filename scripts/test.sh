@@ -48,4 +48,10 @@ step "browser tests (headless Chromium; screenshots in $target/browser-artifacts
 ONESHEET_SOAK_POSTERS=${ONESHEET_SOAK_POSTERS:-150} \
   node --test --test-concurrency=2 --test-reporter=spec tests/browser/
 
+step "benchmark smoke pass (bench/run.sh --quick: every peer's output checked against onesheet's)"
+# One round of a few runs, so the suite cannot rot; the full run is its own command
+# (bench/README.md). WebGPU is left out here: the browser tests cover it, and SwiftShader
+# takes seconds a run.
+bench/run.sh --quick --no-webgpu
+
 step "all tests passed"

@@ -34,6 +34,13 @@ impl Request {
 }
 
 /// The device of `backend`, created on first use.
+#[cfg_attr(
+    not(feature = "wgpu"),
+    expect(
+        clippy::unused_async,
+        reason = "async for WebGPU's device; the CPU-only build has only the CPU's"
+    )
+)]
 pub(super) async fn device(backend: Backend) -> Result<Device, String> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),

@@ -63,8 +63,11 @@ after(async () => {
 async function open(url) {
   const context = await chromium.browser.newContext();
   const encodings = new Map();
-  context.on('response', async (r) => {
-    encodings.set(new URL(r.url()).pathname, (await r.allHeaders())['content-encoding'] ?? 'identity');
+  // Downloads only: the worker revalidating the wasm in the HTTP cache moves no body.
+  context.on('requestfinished', async (request) => {
+    if (request.method() !== 'GET' || (await request.sizes()).responseBodySize === 0) return;
+    const headers = await (await request.response())?.allHeaders();
+    encodings.set(new URL(request.url()).pathname, headers?.['content-encoding'] ?? 'identity');
   });
   context.encodings = encodings;
   const page = await context.newPage();

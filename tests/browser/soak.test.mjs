@@ -111,7 +111,8 @@ test(`${TOTAL} posters in one session: every one classified, memory settles`, { 
   page.on('pageerror', (e) => console.log(`[page] ${e.message}`));
   const pageCdp = await context.newCDPSession(page);
   await pageCdp.send('Performance.enable');
-  const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, backend: 'cpu' });
+  // One model worker: its memory is what the soak follows (the pool's others hold the same).
+  const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, backend: 'cpu', workers: '1' });
   await page.goto(`${server.url}/?${params}`);
   await page.waitForFunction(
     () => document.body.dataset.backend || /could not start/.test(document.getElementById('status').textContent),

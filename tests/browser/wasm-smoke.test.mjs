@@ -119,7 +119,7 @@ test('the default build is CPU-only and a fraction of the WebGPU build', () => {
   const webgpu = readFileSync(resolve(ROOT, 'www/pkg-webgpu/onesheet_bg.wasm'));
   console.log(`wasm: pkg ${cpu.length} bytes, pkg-webgpu ${webgpu.length} bytes`);
   assert.ok(cpu.length < webgpu.length / 2, `${cpu.length} vs ${webgpu.length}`);
-  // cubecl (the wgpu backend's compiler) leaves its crate names in panic locations.
-  assert.equal(cpu.includes('cubecl'), false, 'the CPU build carries the WebGPU stack');
-  assert.equal(webgpu.includes('cubecl'), true);
+  // cubecl-wgpu (burn's WebGPU runtime) leaves its crate name in panic locations.
+  assert.equal(cpu.includes('cubecl-wgpu'), false, 'the CPU build carries the WebGPU stack');
+  assert.equal(webgpu.includes('cubecl-wgpu'), true);
 });

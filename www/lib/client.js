@@ -28,7 +28,8 @@
 //
 // Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
 //   → { id, type: 'load', wasmUrl, webgpuWasmUrl?, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
-//       allowCrossOrigin?: boolean }           (default false: every URL must be on the
+//       build?: 'cpu' | 'webgpu', allowCrossOrigin?: boolean }  (build: which wasm build runs
+//                                               'cpu', default the CPU one)           (default false: every URL must be on the
 //                                               worker's origin; http(s) only in any case.
 //                                               wasmUrl: the CPU build; webgpuWasmUrl: the
 //                                               WebGPU build, null when the site has none)
@@ -411,7 +412,7 @@ export class OnesheetClient extends EventTarget {
     while (this.#lanes.length < size) {
       const lane = this.#spawn();
       this.#lanes.push(lane);
-      this.#send(lane, this.#loadMessage(info.backend), { load: true }).catch(() => {
+      this.#send(lane, { ...this.#loadMessage(info.backend), build: info.build }, { load: true }).catch(() => {
         if (this.#lanes.includes(lane)) {
           this.#lanes.splice(this.#lanes.indexOf(lane), 1);
           lane.stop(new Error('this worker could not load the model'));
@@ -531,7 +532,8 @@ export class OnesheetClient extends EventTarget {
       }
     } else {
       this.#emit('restart', { reason });
-      this.#send(fresh, this.#loadMessage(this.#loaded?.backend ?? 'cpu'), { load: true }).catch(() => {});
+      const { backend = 'cpu', build } = this.#loaded ?? {};
+      this.#send(fresh, { ...this.#loadMessage(backend), build }, { load: true }).catch(() => {});
       if (running?.load) running.reject(new Error('this worker crashed while loading'));
     }
     for (const pending of waiting) {

@@ -150,6 +150,7 @@ async function load({
   webgpuWasmUrl = null,
   modelUrl,
   backend,
+  build: wantedBuild = null,
   allowCrossOrigin = false,
   indexUrl = null,
   similarCount = 6,
@@ -159,7 +160,7 @@ async function load({
   if (webgpuWasmUrl) checkUrl(webgpuWasmUrl, 'wasm', allowCrossOrigin);
   checkUrl(modelUrl, 'model', allowCrossOrigin);
   const started = performance.now();
-  const plan = await planBuild(backend, webgpuWasmUrl);
+  const plan = await planBuild(backend, webgpuWasmUrl, wantedBuild);
   const urls = { cpu: wasmUrl, webgpu: webgpuWasmUrl };
   let build = plan.build;
   const timing = {};
@@ -220,12 +221,13 @@ async function load({
 
 /**
  * Which build a load needs: `{ build: 'cpu' | 'webgpu', fallback? }`. `cpu` needs only the CPU
- * build; `webgpu` the WebGPU one; `auto` the WebGPU one (to compare both) only where this
+ * build (or the one `wantedBuild` names, which runs the CPU too); `webgpu` the WebGPU one; `auto` the WebGPU one (to compare both) only where this
  * browser offers a WebGPU adapter and the page has a WebGPU build, otherwise the CPU with the
  * reason as `fallback`.
  */
-async function planBuild(backend, webgpuWasmUrl) {
-  if (backend === 'cpu') return { build: 'cpu' };
+async function planBuild(backend, webgpuWasmUrl, wantedBuild) {
+  // The pool's later workers run the build the first one loaded (already in the cache).
+  if (backend === 'cpu') return { build: wantedBuild === 'webgpu' && webgpuWasmUrl ? 'webgpu' : 'cpu' };
   if (backend === 'webgpu') {
     if (!webgpuWasmUrl) throw new Error('this page has no WebGPU build of onesheet; use the CPU');
     return { build: 'webgpu' };
