@@ -7,17 +7,9 @@ use crate::year::Year;
 /// The release year in `options` (`{ year: 1958 }` or `{ year: "1958" }`), or `None` when the
 /// options, or their year, are absent, `null` or empty: the year is never required.
 pub(super) fn year(options: &JsValue) -> Result<Option<Year>, String> {
-    if options.is_undefined() || options.is_null() {
+    let Some(value) = field(options, "year", "{ year: 1958 }")? else {
         return Ok(None);
-    }
-    if !options.is_object() {
-        return Err("the options must be an object such as { year: 1958 }".into());
-    }
-    let value = js_sys::Reflect::get(options, &JsValue::from_str("year"))
-        .map_err(|_| "the options' year could not be read".to_string())?;
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
+    };
     if let Some(text) = value.as_string() {
         if text.trim().is_empty() {
             return Ok(None);
@@ -38,18 +30,24 @@ pub(super) fn year(options: &JsValue) -> Result<Option<Year>, String> {
 /// Whether `create` should warm the model up (`{ warmUp: false }` leaves it to the page, which
 /// calls `warmUp()` when it is idle); `true` when the options or the field are absent.
 pub(super) fn warm_up(options: &JsValue) -> Result<bool, String> {
-    if options.is_undefined() || options.is_null() {
+    let Some(value) = field(options, "warmUp", "{ warmUp: false }")? else {
         return Ok(true);
-    }
-    if !options.is_object() {
-        return Err("the options must be an object such as { warmUp: false }".into());
-    }
-    let value = js_sys::Reflect::get(options, &JsValue::from_str("warmUp"))
-        .map_err(|_| "the options' warmUp could not be read".to_string())?;
-    if value.is_undefined() || value.is_null() {
-        return Ok(true);
-    }
+    };
     value
         .as_bool()
         .ok_or_else(|| "the options' warmUp must be true or false".into())
+}
+
+/// `options[name]`, or `None` when the options or the field are absent or `null`; an options
+/// value that is not an object is refused with `example` of one.
+fn field(options: &JsValue, name: &str, example: &str) -> Result<Option<JsValue>, String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    if !options.is_object() {
+        return Err(format!("the options must be an object such as {example}"));
+    }
+    let value = js_sys::Reflect::get(options, &JsValue::from_str(name))
+        .map_err(|_| format!("the options' {name} could not be read"))?;
+    Ok((!value.is_undefined() && !value.is_null()).then_some(value))
 }

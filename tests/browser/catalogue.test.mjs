@@ -65,8 +65,10 @@ async function open(url) {
   const encodings = new Map();
   // Downloads only: the worker revalidating the wasm in the HTTP cache moves no body.
   context.on('requestfinished', async (request) => {
-    if (request.method() !== 'GET' || (await request.sizes()).responseBodySize === 0) return;
-    const headers = await (await request.response())?.allHeaders();
+    // The context may close first: then there is nothing left to record.
+    const sizes = await request.sizes().catch(() => null);
+    if (request.method() !== 'GET' || !sizes || sizes.responseBodySize === 0) return;
+    const headers = await (await request.response())?.allHeaders().catch(() => null);
     encodings.set(new URL(request.url()).pathname, headers?.['content-encoding'] ?? 'identity');
   });
   context.encodings = encodings;

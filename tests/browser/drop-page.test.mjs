@@ -66,7 +66,9 @@ async function openPage(browser, query, { probe = false, url = server.url } = {}
   });
   context.on('requestfinished', async (request) => {
     const entry = entries.get(request);
-    if (entry) entry.wire = (await request.sizes()).responseBodySize;
+    // The context may close first: then there is nothing left to count.
+    const sizes = await request.sizes().catch(() => null);
+    if (entry && sizes) entry.wire = sizes.responseBodySize;
   });
   if (probe) await context.addInitScript(installProbe);
   const page = await context.newPage();
@@ -252,6 +254,8 @@ describe('CPU backend', () => {
     assert.equal(gets('onesheet_bg.wasm').length, 1);
 
     // A second visit takes the model and the wasm from the Cache API: HEAD checks, no download.
+    // (Once this visit's other workers have loaded: a reload would cut their requests short.)
+    await page.waitForFunction(() => globalThis.onesheetClient.workers === Math.min(4, navigator.hardwareConcurrency));
     requests.length = 0;
     await page.reload();
     await waitReady(page);

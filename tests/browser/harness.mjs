@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { chromiumArgs } from './chromium-flags.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SHARED = process.env.ONESHEET_SHARED ?? resolve(ROOT, '../shared');
@@ -50,27 +51,7 @@ export function startServer(binary, args, { cwd } = {}) {
  */
 export async function launch({ webgpu = false, liftoff = false, extraArgs = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'onesheet-chromium-'));
-  const args = [
-    '--headless=new',
-    '--no-sandbox',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-    `--user-data-dir=${profile}`,
-    '--remote-debugging-pipe',
-  ];
-  // Chromium tiers wasm up lazily; without this a page sometimes runs at the baseline tier.
-  if (!liftoff) args.push('--js-flags=--no-liftoff');
-  if (webgpu) {
-    args.push(
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--use-vulkan=swiftshader',
-      '--use-angle=swiftshader',
-    );
-  }
+  const args = [...chromiumArgs({ webgpu, liftoff }), `--user-data-dir=${profile}`, '--remote-debugging-pipe'];
   args.push(...extraArgs);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',

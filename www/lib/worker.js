@@ -312,8 +312,8 @@ async function classify({ bytes, rgba, width, height, year }) {
 /**
  * The bytes at `url` (already checked by `checkUrl`) — for the wasm, its compiled `module` or
  * a cached `response` to compile while reading —, from the Cache API when it holds a copy
- * the server still vouches for (same ETag / Last-Modified / length on a HEAD request; any copy
- * at all when offline), else downloaded with progress reports and stored for next time. Never
+ * the server still vouches for (same ETag / Last-Modified / length on a HEAD request, for the
+ * wasm a conditional GET; any copy at all when offline), else downloaded with progress reports and stored for next time. Never
  * more than MAX_BYTES[resource].
  */
 async function fetchOnce(url, resource, allowCrossOrigin) {
@@ -326,22 +326,10 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     await cache.delete(url).catch(() => {});
     cached = null;
   }
-  if (cached && (await stillCurrent(url, cached, mode))) {
-    const length = Number(cached.headers.get('content-length'));
-    if (resource === 'wasm' && length <= limit && /^application\/wasm\b/.test(cached.headers.get('content-type') ?? '')) {
-      post({ type: 'progress', resource, loaded: length, total: length, cached: true });
-      const info = { url, bytes: length, cached: true };
-      // Through the browser's HTTP cache when it still holds the wasm (a 304 from the server):
-      // Chromium keeps the optimised machine code beside that copy, not beside ours, so the
-      // module then starts on fast code instead of its baseline compile.
-      const viaHttp = await fetch(url, { cache: 'no-cache', mode, credentials: 'same-origin' }).catch(() => null);
-      if (viaHttp?.ok && Number(viaHttp.headers.get('x-decoded-content-length') ?? viaHttp.headers.get('content-length')) <= limit) {
-        return { response: viaHttp, info };
-      }
-      viaHttp?.body?.cancel().catch(() => {});
-      // Ours otherwise (offline): the browser compiles it while reading.
-      return { response: cached, info };
-    }
+  if (cached && resource === 'wasm' && /^application\/wasm\b/.test(cached.headers.get('content-type') ?? '')) {
+    const current = await currentWasm(url, cached, mode);
+    if (current) return current;
+  } else if (cached && (await stillCurrent(url, cached, mode))) {
     const bytes = new Uint8Array(await cached.arrayBuffer());
     if (bytes.length <= limit) {
       post({ type: 'progress', resource, loaded: bytes.length, total: bytes.length, cached: true });
@@ -453,13 +441,42 @@ async function stillCurrent(url, cached, mode) {
   } catch {
     return true; // offline: the cached copy is all there is
   }
-  if (!head.ok) return false;
+  return head.ok && sameVersion(head, cached);
+}
+
+/**
+ * The cached wasm, as a response to compile while reading, when the server still has that
+ * version (or cannot be asked: offline); null when it has another. One conditional GET
+ * through the browser's HTTP cache asks, in place of a HEAD: answered 304, it hands over the
+ * browser's copy, beside which Chromium keeps the optimised machine code it made on an
+ * earlier visit, so the module starts on fast code instead of its baseline compile. (A new
+ * version's body is dropped here and downloaded with progress below, once per update.)
+ */
+async function currentWasm(url, cached, mode) {
+  const length = Number(cached.headers.get('content-length'));
+  const info = { url, bytes: length, cached: true };
+  let response;
+  try {
+    response = await fetch(url, { cache: 'no-cache', mode, credentials: 'same-origin' });
+  } catch {
+    response = cached; // offline: ours is all there is
+  }
+  if (response !== cached && !(response.ok && sameVersion(response, cached))) {
+    response.body?.cancel().catch(() => {});
+    return null;
+  }
+  post({ type: 'progress', resource: 'wasm', loaded: length, total: length, cached: true });
+  return { response, info };
+}
+
+/** Whether the server's `response` is the version of the file `cached` holds. */
+function sameVersion(response, cached) {
   for (const name of ['etag', 'last-modified']) {
-    const now = head.headers.get(name);
+    const now = response.headers.get(name);
     const then = cached.headers.get(name);
     if (now && then) return now === then;
   }
-  const now = head.headers.get('content-length');
+  const now = response.headers.get('content-length');
   const then = cached.headers.get('content-length');
   return !now || !then || now === then;
 }
