@@ -15,6 +15,7 @@ pub mod explain;
 pub mod genres;
 pub mod index;
 pub mod inference;
+pub mod kernels;
 pub mod model;
 pub mod prediction;
 pub mod preprocess;

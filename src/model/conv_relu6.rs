@@ -1,7 +1,9 @@
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor};
+
+use crate::kernels;
 
 /// A convolution followed by ReLU6.
 ///
@@ -34,14 +36,8 @@ impl ConvRelu6 {
         Self { conv }
     }
 
-    /// Applies the convolution and ReLU6.
+    /// Applies the convolution and ReLU6, fused where the backend can ([`kernels`]).
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        relu6(self.conv.forward(input))
+        kernels::conv2d_relu6(input, &self.conv)
     }
-}
-
-/// `min(max(x, 0), 6)`, as ReLU then a max clamp: the same numbers as a two-sided clamp, but
-/// the flex backend runs these two as vectorised kernels and the clamp as a scalar loop.
-pub(crate) fn relu6(x: Tensor<4>) -> Tensor<4> {
-    activation::relu(x).clamp_max(6.0)
 }

@@ -5,6 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::conv_relu6::ConvRelu6;
+use crate::kernels;
 
 /// One MobileNetV2 bottleneck: expand (1×1), depthwise (3×3), project (1×1, linear).
 #[derive(Config, Debug)]
@@ -56,7 +57,11 @@ impl InvertedResidual {
             Some(expand) => expand.forward(input.clone()),
             None => input.clone(),
         };
-        let x = self.project.forward(self.depthwise.forward(x));
-        if self.residual { x + input } else { x }
+        let x = self.depthwise.forward(x);
+        if self.residual {
+            kernels::conv2d_residual(x, &self.project, input)
+        } else {
+            self.project.forward(x)
+        }
     }
 }

@@ -1,0 +1,109 @@
+//! [`MobileNetOps`] on burn-flex: the shapes [`Route`] knows go to the slice kernels, the rest
+//! to burn's operations.
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
+
+use super::{MobileNetOps, Route, composed_conv2d_relu6, composed_conv2d_residual};
+use onesheet_kernels::{Epilogue, conv3x3_relu6, pointwise};
+
+impl MobileNetOps for Flex {
+    fn conv2d_relu6(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let Some(route) = route(&x, &weight, &bias, &options) else {
+            return composed_conv2d_relu6::<Self>(x, weight, bias, options);
+        };
+        let dims = dims(&x);
+        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        match route {
+            Route::Conv3x3(shape) => {
+                let [out_h, out_w] = shape.output_size().expect("routed shapes have an output");
+                let out = conv3x3_relu6(x, weight, bias, &shape);
+                tensor(out, [shape.batch, shape.channels_out, out_h, out_w])
+            }
+            Route::Pointwise(shape) => {
+                let out = pointwise(x, weight, bias, &shape, Epilogue::Relu6);
+                tensor(out, [dims[0], shape.channels_out, dims[2], dims[3]])
+            }
+        }
+    }
+
+    fn conv2d_residual(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let dims = dims(&x);
+        let routed = match route(&x, &weight, &bias, &options) {
+            Some(Route::Pointwise(shape))
+                if residual.dtype() == DType::F32
+                    && residual.shape().num_elements()
+                        == shape.batch * shape.channels_out * shape.pixels =>
+            {
+                Some(shape)
+            }
+            _ => None,
+        };
+        let Some(shape) = routed else {
+            return composed_conv2d_residual::<Self>(x, weight, bias, residual, options);
+        };
+        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+        let residual = contiguous(&residual);
+        let out = pointwise(
+            values(&x),
+            values(&weight),
+            values(&bias),
+            &shape,
+            Epilogue::Residual(values(&residual)),
+        );
+        tensor(out, [dims[0], shape.channels_out, dims[2], dims[3]])
+    }
+}
+
+/// Where `x * weight + bias` can go: f32 tensors of the shapes [`Route`] takes.
+fn route(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<Route> {
+    if [x.dtype(), weight.dtype(), bias.dtype()] != [DType::F32; 3] {
+        return None;
+    }
+    let x_dims: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+    let w_dims: [usize; 4] = weight.shape().as_slice().try_into().ok()?;
+    if bias.shape().num_elements() != w_dims[0] {
+        return None;
+    }
+    Route::of(x_dims, w_dims, options)
+}
+
+fn dims(x: &FlexTensor) -> Vec<usize> {
+    x.shape().to_vec()
+}
+
+fn contiguous(x: &FlexTensor) -> FlexTensor {
+    if x.as_slice::<f32>().is_some() {
+        x.clone()
+    } else {
+        x.to_contiguous()
+    }
+}
+
+fn values(x: &FlexTensor) -> &[f32] {
+    x.as_slice::<f32>().expect("made contiguous above")
+}
+
+fn tensor(values: Vec<f32>, dims: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims))
+}
