@@ -133,6 +133,10 @@ impl Phases {
         for (y, row) in channel.chunks_exact(self.width).enumerate() {
             let py = y + top;
             let row_start = (py % stride) * stride * plane_len + (py / stride) * plane_w;
+            if stride == 1 {
+                planes[row_start + left..][..row.len()].copy_from_slice(row);
+                continue;
+            }
             for rx in 0..stride {
                 // The first input column whose padded column falls in phase `rx`; the phase's
                 // columns then follow every `stride`.
@@ -141,11 +145,15 @@ impl Phases {
                     continue;
                 }
                 let start = row_start + rx * plane_len + (x0 + left) / stride;
-                for (d, &v) in planes[start..]
-                    .iter_mut()
-                    .zip(row[x0..].iter().step_by(stride))
-                {
-                    *d = v;
+                let src = &row[x0..];
+                let dst = &mut planes[start..][..src.len().div_ceil(stride)];
+                match stride {
+                    2 => every_nth::<2>(src, dst),
+                    _ => {
+                        for (d, &v) in dst.iter_mut().zip(src.iter().step_by(stride)) {
+                            *d = v;
+                        }
+                    }
                 }
             }
         }
@@ -169,6 +177,14 @@ impl Phases {
             acc += w8 * s[8][i];
             *out = acc;
         }
+    }
+}
+
+/// `dst[i] = src[i · N]`, with `N` known to the compiler (which then gathers with shuffles
+/// rather than one value at a time).
+fn every_nth<const N: usize>(src: &[f32], dst: &mut [f32]) {
+    for (d, chunk) in dst.iter_mut().zip(src.chunks(N)) {
+        *d = chunk[0];
     }
 }
 

@@ -197,10 +197,7 @@ mod tests {
                     "{shape:?} residual at {i}"
                 );
             }
-            assert!(
-                clamped.contains(&0.0),
-                "{shape:?}: nothing clamped at 0"
-            );
+            assert!(clamped.contains(&0.0), "{shape:?}: nothing clamped at 0");
         }
     }
 }
