@@ -2,6 +2,8 @@
 //! on every backend the model runs on: burn-flex (where the fused CPU kernels run), wgpu on
 //! lavapipe, and autodiff over flex (where gradients must flow through them as through burn's).
 
+mod common;
+
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
@@ -89,10 +91,7 @@ fn fused_convolutions_match_burn_on_flex() {
 
 #[test]
 fn fused_convolutions_match_burn_on_wgpu() {
-    let device = Device::wgpu_options()
-        .init()
-        .expect("a wgpu adapter: install mesa-vulkan-drivers for lavapipe");
-    check_forward(&device, "wgpu");
+    check_forward(&common::wgpu_device(), "wgpu");
 }
 
 /// Fine-tuning runs the same calls on an autodiff device: the gradients of the input and of

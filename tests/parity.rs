@@ -52,10 +52,7 @@ fn flex_matches_reference() {
 
 #[test]
 fn wgpu_matches_reference() {
-    let device = Device::wgpu_options()
-        .init()
-        .expect("a wgpu adapter: install mesa-vulkan-drivers for lavapipe");
-    check_parity(&device, "wgpu");
+    check_parity(&common::wgpu_device(), "wgpu");
 }
 
 #[test]

@@ -36,25 +36,6 @@ pub struct Conv3x3 {
 }
 
 impl Conv3x3 {
-    /// A depthwise convolution of `channels`.
-    pub fn depthwise(
-        batch: usize,
-        channels: usize,
-        size: [usize; 2],
-        stride: usize,
-        padding: [(usize, usize); 2],
-    ) -> Self {
-        Self {
-            batch,
-            channels_in: channels,
-            channels_out: channels,
-            groups: channels,
-            size,
-            stride,
-            padding,
-        }
-    }
-
     /// Output height and width, or `None` where the shape cannot be convolved (a padded input
     /// smaller than the kernel, a zero stride, channels that do not split into the groups).
     pub fn output_size(&self) -> Option<[usize; 2]> {
@@ -262,6 +243,7 @@ pub fn relu6(v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_values::values;
 
     /// The definition, term by term, with the padding checked at each tap.
     fn naive(input: &[f32], weight: &[f32], bias: &[f32], shape: &Conv3x3) -> Vec<f32> {
@@ -301,17 +283,6 @@ mod tests {
         out
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        // A small LCG: deterministic, spread over [-4, 4).
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 * 8.0 - 4.0
-            })
-            .collect()
-    }
-
     #[test]
     fn matches_the_definition_for_every_stride_padding_grouping_and_odd_size() {
         let mut checked = 0;
@@ -337,9 +308,9 @@ mod tests {
                         if shape.output_size().is_none() {
                             continue;
                         }
-                        let input = values(2 * channels_in * h * w, 1);
-                        let weight = values(channels_out * channels_in / groups * 9, 2);
-                        let bias = values(channels_out, 3);
+                        let input = values(2 * channels_in * h * w, 1, 4.0);
+                        let weight = values(channels_out * channels_in / groups * 9, 2, 4.0);
+                        let bias = values(channels_out, 3, 4.0);
                         let fast = conv3x3_relu6(&input, &weight, &bias, &shape);
                         let slow = naive(&input, &weight, &bias, &shape);
                         assert_eq!(fast.len(), slow.len(), "{shape:?}");
@@ -366,7 +337,14 @@ mod tests {
             padding: [(1, 1), (1, 1)],
         };
         assert_eq!(shape.output_size(), None);
-        let shape = Conv3x3::depthwise(1, 4, [1, 1], 2, [(0, 0), (0, 0)]);
+        let shape = Conv3x3 {
+            channels_out: 4,
+            groups: 4,
+            size: [1, 1],
+            stride: 2,
+            padding: [(0, 0), (0, 0)],
+            ..shape
+        };
         assert_eq!(shape.output_size(), None);
     }
 

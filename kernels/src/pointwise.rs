@@ -120,16 +120,7 @@ fn multiply_accumulate(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, n, k]: [us
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::test_values::values;
 
     fn naive(input: &[f32], weight: &[f32], bias: &[f32], shape: &Pointwise) -> Vec<f32> {
         let mut out = Vec::new();
@@ -170,13 +161,13 @@ mod tests {
                 pixels: 1,
             },
         ] {
-            let input = values(shape.batch * shape.channels_in * shape.pixels, 1);
-            let weight: Vec<f32> = values(shape.channels_out * shape.channels_in, 2)
+            let input = values(shape.batch * shape.channels_in * shape.pixels, 1, 1.0);
+            let weight: Vec<f32> = values(shape.channels_out * shape.channels_in, 2, 1.0)
                 .iter()
                 .map(|w| w * 8.0)
                 .collect();
-            let bias = values(shape.channels_out, 3);
-            let residual = values(shape.batch * shape.channels_out * shape.pixels, 4);
+            let bias = values(shape.channels_out, 3, 1.0);
+            let residual = values(shape.batch * shape.channels_out * shape.pixels, 4, 1.0);
             let plain = naive(&input, &weight, &bias, &shape);
 
             let clamped = pointwise(&input, &weight, &bias, &shape, Epilogue::Relu6);

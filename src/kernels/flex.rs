@@ -17,23 +17,16 @@ impl MobileNetOps for Flex {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let Some(route) = route(&x, &weight, &bias, &options) else {
+        let Some((route, out_dims)) = route(&x, &weight, &bias, &options) else {
             return composed_conv2d_relu6::<Self>(x, weight, bias, options);
         };
-        let dims = dims(&x);
         let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        match route {
-            Route::Conv3x3(shape) => {
-                let [out_h, out_w] = shape.output_size().expect("routed shapes have an output");
-                let out = conv3x3_relu6(x, weight, bias, &shape);
-                tensor(out, [shape.batch, shape.channels_out, out_h, out_w])
-            }
-            Route::Pointwise(shape) => {
-                let out = pointwise(x, weight, bias, &shape, Epilogue::Relu6);
-                tensor(out, [dims[0], shape.channels_out, dims[2], dims[3]])
-            }
-        }
+        let out = match route {
+            Route::Conv3x3(shape) => conv3x3_relu6(x, weight, bias, &shape),
+            Route::Pointwise(shape) => pointwise(x, weight, bias, &shape, Epilogue::Relu6),
+        };
+        tensor(out, out_dims)
     }
 
     fn conv2d_residual(
@@ -43,18 +36,15 @@ impl MobileNetOps for Flex {
         residual: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let dims = dims(&x);
         let routed = match route(&x, &weight, &bias, &options) {
-            Some(Route::Pointwise(shape))
-                if residual.dtype() == DType::F32
-                    && residual.shape().num_elements()
-                        == shape.batch * shape.channels_out * shape.pixels =>
+            Some((Route::Pointwise(shape), out_dims))
+                if residual.dtype() == DType::F32 && residual.shape().as_slice() == out_dims =>
             {
-                Some(shape)
+                Some((shape, out_dims))
             }
             _ => None,
         };
-        let Some(shape) = routed else {
+        let Some((shape, out_dims)) = routed else {
             return composed_conv2d_residual::<Self>(x, weight, bias, residual, options);
         };
         let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
@@ -66,17 +56,18 @@ impl MobileNetOps for Flex {
             &shape,
             Epilogue::Residual(values(&residual)),
         );
-        tensor(out, [dims[0], shape.channels_out, dims[2], dims[3]])
+        tensor(out, out_dims)
     }
 }
 
-/// Where `x * weight + bias` can go: f32 tensors of the shapes [`Route`] takes.
+/// Where `x * weight + bias` can go (f32 tensors of the shapes [`Route`] takes), and the
+/// output's dims.
 fn route(
     x: &FlexTensor,
     weight: &FlexTensor,
     bias: &FlexTensor,
     options: &ConvOptions<2>,
-) -> Option<Route> {
+) -> Option<(Route, [usize; 4])> {
     if [x.dtype(), weight.dtype(), bias.dtype()] != [DType::F32; 3] {
         return None;
     }
@@ -85,13 +76,12 @@ fn route(
     if bias.shape().num_elements() != w_dims[0] {
         return None;
     }
-    Route::of(x_dims, w_dims, options)
+    let route = Route::of(x_dims, w_dims, options)?;
+    let out_dims = route.output_dims(x_dims);
+    Some((route, out_dims))
 }
 
-fn dims(x: &FlexTensor) -> Vec<usize> {
-    x.shape().to_vec()
-}
-
+/// `x` itself where its values already lie in order, else a contiguous copy.
 fn contiguous(x: &FlexTensor) -> FlexTensor {
     if x.as_slice::<f32>().is_some() {
         x.clone()

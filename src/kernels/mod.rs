@@ -4,8 +4,8 @@
 //! bias and ReLU6, and a convolution with its bias and a residual sum). Every backend runs them
 //! as the composition of burn's own operations (the trait's default bodies), so autodiff
 //! differentiates them and WebGPU runs its own kernels; burn-flex, the CPU backend natively and
-//! in the browser, runs the 3×3 (depthwise, and the stem's) and the 1×1 shapes through [`depthwise`] and
-//! [`pointwise`] instead. The model calls [`conv2d_relu6`] and [`conv2d_residual`] and stays one
+//! in the browser, runs the 3×3 (depthwise, and the stem's) and the 1×1 shapes through the
+//! `onesheet-kernels` crate's fused slice kernels instead. The model calls [`conv2d_relu6`] and [`conv2d_residual`] and stays one
 //! burn model on every backend; `tests/kernels.rs` holds the two paths to the same numbers.
 
 #[cfg(feature = "flex")]
@@ -179,6 +179,17 @@ impl Route {
             padding: options.padding,
         };
         (routed && shape.output_size().is_some()).then_some(Self::Conv3x3(shape))
+    }
+
+    /// `[batch, channels, h, w]` out, for an input of `x` dims.
+    fn output_dims(&self, [batch, _, h, w]: [usize; 4]) -> [usize; 4] {
+        match self {
+            Self::Conv3x3(shape) => {
+                let [out_h, out_w] = shape.output_size().expect("routed shapes have an output");
+                [batch, shape.channels_out, out_h, out_w]
+            }
+            Self::Pointwise(shape) => [batch, shape.channels_out, h, w],
+        }
     }
 }
 

@@ -18,6 +18,13 @@ pub fn weights_path() -> PathBuf {
     shared().join("weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224.safetensors")
 }
 
+/// A wgpu device on the machine's adapter (lavapipe where there is no GPU).
+pub fn wgpu_device() -> Device {
+    Device::wgpu_options()
+        .init()
+        .expect("a wgpu adapter: install mesa-vulkan-drivers for lavapipe")
+}
+
 /// The pretrained network on `device`.
 pub fn pretrained(device: &Device) -> ImageNetClassifier {
     onesheet::pretrained::load_file(&weights_path(), device).expect("pretrained weights load")
