@@ -57,10 +57,15 @@ async function openPage(browser, query, { probe = false, url = server.url } = {}
   // Each request with the body bytes that crossed the network once it has finished: the
   // worker revalidates the wasm in the browser's HTTP cache (a 304, which Chromium reports as
   // a 200 with no body on the wire), and that is not a download.
+  // `settled` resolves once the request has finished or failed and `wire` is known (a
+  // worker still loading when the page is ready would otherwise count as unknown).
   const requests = [];
   const entries = new WeakMap();
   context.on('request', (r) => {
     const entry = { url: r.url(), method: r.method(), body: r.postDataBuffer(), wire: null };
+    entry.settled = new Promise((resolve) => {
+      entry.settle = resolve;
+    });
     entries.set(r, entry);
     requests.push(entry);
   });
@@ -69,13 +74,25 @@ async function openPage(browser, query, { probe = false, url = server.url } = {}
     // The context may close first: then there is nothing left to count.
     const sizes = await request.sizes().catch(() => null);
     if (entry && sizes) entry.wire = sizes.responseBodySize;
+    entry?.settle();
   });
+  context.on('requestfailed', (request) => entries.get(request)?.settle());
   if (probe) await context.addInitScript(installProbe);
   const page = await context.newPage();
   page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
   const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, ...query });
   await page.goto(`${url}/?${params}`);
   return { context, page, requests };
+}
+
+/**
+ * The GETs in `requests` for a path ending in `suffix` that brought a body over the network
+ * (a revalidation answered from the HTTP cache does not), once every one of them has settled.
+ */
+async function downloads(requests, suffix) {
+  const matching = requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname.endsWith(suffix));
+  await Promise.all(matching.map((r) => r.settled));
+  return matching.filter((r) => r.wire !== 0).length;
 }
 
 /**
@@ -249,9 +266,8 @@ describe('CPU backend', () => {
       assert.equal(r.body, null, `${r.url} carries a body`);
       for (const p of POSTERS) assert.ok(!r.url.includes(basename(p, '.jpg')), r.url);
     }
-    const gets = (suffix) => requests.filter((r) => r.method === 'GET' && r.wire !== 0 && new URL(r.url).pathname.endsWith(suffix));
-    assert.equal(gets(basename(BUNDLE)).length, 1, 'the bundle is downloaded once (the log sees the worker)');
-    assert.equal(gets('onesheet_bg.wasm').length, 1);
+    assert.equal(await downloads(requests, basename(BUNDLE)), 1, 'the bundle is downloaded once (the log sees the worker)');
+    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 1);
 
     // A second visit takes the model and the wasm from the Cache API: HEAD checks, no download.
     // (Once this visit's other workers have loaded: a reload would cut their requests short.)
@@ -259,8 +275,8 @@ describe('CPU backend', () => {
     requests.length = 0;
     await page.reload();
     await waitReady(page);
-    assert.equal(gets(basename(BUNDLE)).length, 0, 'the bundle comes from the cache');
-    assert.equal(gets('onesheet_bg.wasm').length, 0, 'the wasm comes from the cache');
+    assert.equal(await downloads(requests, basename(BUNDLE)), 0, 'the bundle comes from the cache');
+    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 0, 'the wasm comes from the cache');
     assert.ok(requests.some((r) => r.method === 'HEAD' && r.url.includes(basename(BUNDLE))));
     await context.close();
   });
@@ -594,9 +610,8 @@ describe('limits', () => {
     assert.match(outcome.dataModel, /only http: and https: URLs are allowed/);
     for (const r of requests) assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('data:,'), r.url);
     // Only the page's own load fetched anything: the refusals come before any download.
-    const gets = (suffix) => requests.filter((r) => r.method === 'GET' && r.wire !== 0 && new URL(r.url).pathname.endsWith(suffix));
-    assert.equal(gets('onesheet_bg.wasm').length, 1);
-    assert.equal(gets(basename(BUNDLE)).length, 1);
+    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 1);
+    assert.equal(await downloads(requests, basename(BUNDLE)), 1);
     await context.close();
   });
 
