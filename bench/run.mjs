@@ -111,9 +111,12 @@ for (const size of sizes) {
 const poster = prepared.poster;
 
 // The configurations, in the order each round runs them. onesheet has no wasm threads.
+// onesheet-cpu runs what Chromium's visitors get (the relaxed-SIMD compilation);
+// onesheet-simd128 the plain one, which browsers without relaxed SIMD run.
 const configs = [];
 for (const size of sizes) {
   configs.push({ runtime: 'onesheet-cpu', threads: 1, size, e2e: size === posterSize });
+  configs.push({ runtime: 'onesheet-simd128', threads: 1, size });
   for (const threads of [1, 2]) for (const runtime of ['tfjs', 'ort']) configs.push({ runtime, threads, size });
 }
 const webgpuConfigs = opts['no-webgpu'] ? [] : (quick ? [posterSize] : sizes).map((size) => ({ runtime: 'onesheet-webgpu', threads: 1, size, webgpu: true }));

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds the browser packages: www/pkg, CPU only (burn's flex with SIMD128), which every
 # visitor loads, and www/pkg-webgpu (flex and wgpu), which pages fetch only where WebGPU is
-# present and chosen; the WebGPU stack is three quarters of a build with both. wasm-pack
+# present and chosen; the WebGPU stack is three quarters of a build with both. www/pkg holds
+# two compilations of the CPU build under one JavaScript glue: onesheet_bg.wasm (SIMD128) and
+# onesheet_relaxed_bg.wasm (SIMD128 and relaxed SIMD: fused multiply-adds), which browsers
+# with relaxed SIMD load instead (www/lib/worker.js); the crate's `relaxed-simd` feature makes
+# the second (only onesheet-kernels' code differs, so it recompiles two crates). wasm-pack
 # runs without downloads (the wasm-bindgen on PATH, no wasm-opt of its own), then binaryen's
 # wasm-opt from npm (Debian's is too old). wasm-opt takes minutes: when wasm-bindgen's output
 # is unchanged since the last build, the optimised package is kept as it is.
@@ -26,26 +30,52 @@ case "$target" in /*) ;; *) target=$PWD/$target ;; esac
 lint=()
 [ "${ONESHEET_WASM_LINT:-}" = 1 ] && lint=(linted)
 
-# build NAME FEATURES: the package www/NAME with the crate's FEATURES (comma-separated).
-build() {
-  local name=$1 features=$2
-  [ -n "$extra" ] && features="$features,$extra"
-  local stage=$target/wasm-$name
+# compile STAGE FEATURES: wasm-pack's output for the crate with FEATURES into STAGE.
+compile() {
+  local stage=$1 features=$2
   rm -rf "$stage"
   "${lint[@]}" wasm-pack build --target web --mode no-install --no-opt --no-pack "${profile_flag[@]}" \
     --out-dir "$stage" -- --no-default-features --features "$features"
+}
 
+# optimise WASM [FLAGS...]: binaryen's wasm-opt -O3 in place, with the wasm features rustc's
+# wasm32 target enables by default, SIMD (.cargo/config.toml) and FLAGS.
+optimise() {
+  local wasm=$1
+  shift
+  node_modules/.bin/wasm-opt -O3 "$wasm" -o "$wasm.opt" \
+    --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue "$@"
+  mv "$wasm.opt" "$wasm"
+}
+
+# build NAME FEATURES [RELAXED]: the package www/NAME with the crate's FEATURES
+# (comma-separated); with RELAXED, the relaxed-SIMD compilation beside the plain one.
+build() {
+  local name=$1 features=$2 relaxed=${3:-}
+  [ -n "$extra" ] && features="$features,$extra"
+  local stage=$target/wasm-$name
+  compile "$stage" "$features"
   local stamp
   stamp="$profile features=[$features] $(sha256sum "$stage/onesheet_bg.wasm" | cut -d' ' -f1)"
+  if [ -n "$relaxed" ]; then
+    compile "$stage-relaxed" "$features,relaxed-simd"
+    # One glue for both: the compilations differ in their instructions, never in their exports.
+    if ! cmp -s "$stage/onesheet.js" "$stage-relaxed/onesheet.js"; then
+      echo "the relaxed-SIMD compilation's JavaScript glue differs from the plain one's" >&2
+      exit 1
+    fi
+    mv "$stage-relaxed/onesheet_bg.wasm" "$stage/onesheet_relaxed_bg.wasm"
+    rm -rf "$stage-relaxed"
+    stamp="$stamp $(sha256sum "$stage/onesheet_relaxed_bg.wasm" | cut -d' ' -f1)"
+  fi
+
   if [ -f "www/$name/onesheet_bg.wasm" ] && [ "$(cat "www/$name/.built-from" 2>/dev/null)" = "$stamp" ]; then
     echo "www/$name is up to date"
   else
     if [ "$profile" = wasm-release ]; then
-      # The features rustc's wasm32 target enables by default, plus SIMD (.cargo/config.toml).
-      node_modules/.bin/wasm-opt -O3 "$stage/onesheet_bg.wasm" -o "$stage/onesheet_bg.wasm.opt" \
-        --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue
-      mv "$stage/onesheet_bg.wasm.opt" "$stage/onesheet_bg.wasm"
+      optimise "$stage/onesheet_bg.wasm"
+      [ -z "$relaxed" ] || optimise "$stage/onesheet_relaxed_bg.wasm" --enable-relaxed-simd
     fi
     # Swapped in whole: a server may be serving the old package meanwhile (scripts/serve.sh
     # builds pkg-webgpu while it serves), and a new script with an old wasm would not start.
@@ -56,14 +86,15 @@ build() {
     mv "www/.$name.new" "www/$name"
     rm -rf "www/.$name.old"
   fi
-  printf 'www/%s/onesheet_bg.wasm: %s bytes, gzip -9: %s bytes\n' "$name" \
-    "$(wc -c <"www/$name/onesheet_bg.wasm")" "$(gzip -9 -c "www/$name/onesheet_bg.wasm" | wc -c)"
+  for wasm in "www/$name"/*_bg.wasm; do
+    printf '%s: %s bytes, gzip -9: %s bytes\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)"
+  done
 }
 
 packages=${ONESHEET_WASM_PACKAGES:-pkg pkg-webgpu}
 for name in $packages; do
   case "$name" in
-    pkg) build pkg flex ;;
+    pkg) build pkg flex relaxed ;;
     pkg-webgpu) build pkg-webgpu flex,wgpu ;;
     *) echo "unknown package $name (pkg or pkg-webgpu)" >&2; exit 2 ;;
   esac

@@ -10,3 +10,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p onesheet --lib --target wasm32-unknown-unknown --features testing --locked -- -D warnings
 cargo clippy -p onesheet --lib --target wasm32-unknown-unknown --no-default-features \
   --features flex,testing --locked -- -D warnings
+# The CPU build's relaxed-SIMD compilation changes onesheet-kernels' code (FMA, another tile).
+cargo clippy -p onesheet-kernels --all-targets --target wasm32-unknown-unknown --features relaxed-simd \
+  --locked -- -D warnings

@@ -1,6 +1,7 @@
 // Turns a run's result (run.mjs) into the Markdown tables README.md keeps and a small SVG plot.
 const LABELS = {
-  'onesheet-cpu': 'onesheet cpu (wasm SIMD128)',
+  'onesheet-cpu': 'onesheet cpu (wasm relaxed SIMD)',
+  'onesheet-simd128': 'onesheet cpu (wasm SIMD128 only)',
   'onesheet-webgpu': 'onesheet webgpu (SwiftShader)',
   tfjs: 'TF.js wasm',
   ort: 'ORT Web wasm',

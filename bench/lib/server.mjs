@@ -92,6 +92,7 @@ export function benchFiles({ root, bench, bundle, poster }) {
   for (const dir of ['pkg', 'pkg-webgpu']) {
     for (const name of ['onesheet.js', 'onesheet_bg.wasm']) add(`/${dir}/${name}`, resolve(root, 'www', dir, name));
   }
+  add('/pkg/onesheet_relaxed_bg.wasm', resolve(root, 'www', 'pkg', 'onesheet_relaxed_bg.wasm'));
   add('/models/onesheet.safetensors', bundle);
   add('/poster.jpg', poster);
   const modules = resolve(bench, 'node_modules');

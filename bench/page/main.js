@@ -1,5 +1,5 @@
 // One benchmark run of one runtime, driven by bench/run.mjs through the URL:
-//   /bench/index.html?runtime=onesheet-cpu|onesheet-webgpu|tfjs|ort&threads=1&size=224x320
+//   /bench/index.html?runtime=onesheet-cpu|onesheet-simd128|onesheet-webgpu|tfjs|ort&threads=1&size=224x320
 //                    &warmup=5&runs=30&e2e=1
 // Loads only that runtime (so its cold time and downloads are its own), runs the model on the
 // input prepare.py wrote, and leaves everything in `window.benchResult` (or `benchError`).
@@ -11,7 +11,13 @@ const warmup = Number(params.get('warmup') ?? '5');
 const runs = Number(params.get('runs') ?? '30');
 const e2e = params.get('e2e') === '1';
 
-const MODULES = { 'onesheet-cpu': 'onesheet', 'onesheet-webgpu': 'onesheet', tfjs: 'tfjs', ort: 'ort' };
+const MODULES = {
+  'onesheet-cpu': 'onesheet',
+  'onesheet-simd128': 'onesheet',
+  'onesheet-webgpu': 'onesheet',
+  tfjs: 'tfjs',
+  ort: 'ort',
+};
 
 /** Times `runs` awaited calls of `fn` after `warmup` untimed ones; returns ms per call and the last result. */
 async function time(fn, warmup, runs) {

@@ -8,7 +8,9 @@
 //! SIMD128), and holds them to burn's own operations in its tests.
 
 pub mod conv3x3;
+mod lanes;
 pub mod pointwise;
+pub mod tiled;
 
 pub use conv3x3::{Conv3x3, conv3x3_relu6, relu6};
 pub use pointwise::{Epilogue, Pointwise, pointwise};

@@ -3,10 +3,12 @@
 //!
 //! A 1×1 convolution over an NCHW image is the matrix product `W[out, in] · X[in, h·w]`.
 //! burn-flex runs it as a product into a zeroed buffer, then adds the bias, then the model ran
-//! ReLU and the clamp as two more passes (and a residual sum as another): here the output
-//! starts as the bias (plus the residual), the product accumulates into it, and ReLU6 is one
-//! pass over a buffer the product has just written.
+//! ReLU and the clamp as two more passes (and a residual sum as another). Natively, here the
+//! output starts as the bias (plus the residual), gemm's product accumulates into it, and
+//! ReLU6 is one pass over a buffer the product has just written; in the browser, the
+//! register-tiled product of [`crate::tiled`] does all of it in registers.
 
+#[cfg(not(target_arch = "wasm32"))]
 use crate::conv3x3::relu6;
 
 /// What one call multiplies.
@@ -53,6 +55,64 @@ pub fn pointwise(
     assert_eq!(weight.len(), m * k, "pointwise: weight length");
     assert_eq!(bias.len(), m, "pointwise: bias length");
 
+    if let Epilogue::Residual(residual) = epilogue {
+        assert_eq!(residual.len(), batch * m * n, "pointwise: residual length");
+    }
+    product(input, weight, bias, shape, epilogue)
+}
+
+/// In the browser: the register-tiled product, finished in registers.
+#[cfg(target_arch = "wasm32")]
+fn product(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    &Pointwise {
+        batch,
+        channels_in: k,
+        channels_out: m,
+        pixels: n,
+    }: &Pointwise,
+    epilogue: Epilogue<'_>,
+) -> Vec<f32> {
+    use crate::tiled::{self, Finish};
+
+    let packed = tiled::pack(weight, m, k);
+    let mut output = vec![0.0; batch * m * n];
+    for (image, (x, out)) in input
+        .chunks_exact(k * n)
+        .zip(output.chunks_exact_mut(m * n))
+        .enumerate()
+    {
+        let (residual, relu6) = match epilogue {
+            Epilogue::Relu6 => (None, true),
+            Epilogue::Residual(residual) => (Some(&residual[image * m * n..][..m * n]), false),
+        };
+        let finish = Finish {
+            bias,
+            residual,
+            relu6,
+        };
+        tiled::product(out, &packed, x, finish, [m, n, k]);
+    }
+    output
+}
+
+/// Natively: gemm's product (FMA microkernels for the machine's widest vectors) into the
+/// bias, or bias + residual, then ReLU6 in one pass.
+#[cfg(not(target_arch = "wasm32"))]
+fn product(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    &Pointwise {
+        batch,
+        channels_in: k,
+        channels_out: m,
+        pixels: n,
+    }: &Pointwise,
+    epilogue: Epilogue<'_>,
+) -> Vec<f32> {
     let mut output = Vec::with_capacity(batch * m * n);
     match epilogue {
         Epilogue::Relu6 => {
@@ -63,7 +123,6 @@ pub fn pointwise(
             }
         }
         Epilogue::Residual(residual) => {
-            assert_eq!(residual.len(), batch * m * n, "pointwise: residual length");
             for (row, &b) in residual.chunks_exact(n).zip(bias.iter().cycle()) {
                 output.extend(row.iter().map(|&r| r + b));
             }
@@ -86,6 +145,7 @@ pub fn pointwise(
 }
 
 /// `dst[m, n] += lhs[m, k] · rhs[k, n]`, all row-major and contiguous.
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(unsafe_code)]
 fn multiply_accumulate(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, n, k]: [usize; 3]) {
     assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
@@ -120,6 +180,7 @@ fn multiply_accumulate(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, n, k]: [us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv3x3::relu6;
     use crate::test_values::values;
 
     fn naive(input: &[f32], weight: &[f32], bias: &[f32], shape: &Pointwise) -> Vec<f32> {

@@ -51,9 +51,11 @@ pub fn shared_router(site: Arc<Site>) -> Router {
         .with_state(site)
 }
 
-/// The big files a first visit downloads, in that order: the CPU wasm build, the shipped
-/// model and the WebGPU build (only where WebGPU is used; the largest, so last).
-const BIG_FILES: [&str; 3] = [
+/// The big files a first visit downloads, in that order: the CPU wasm build (its relaxed-SIMD
+/// compilation, which Chromium loads, or the plain one), the shipped model and the WebGPU
+/// build (only where WebGPU is used; the largest, so last).
+const BIG_FILES: [&str; 4] = [
+    "/pkg/onesheet_relaxed_bg.wasm",
     "/pkg/onesheet_bg.wasm",
     "/models/onesheet.safetensors",
     "/pkg-webgpu/onesheet_bg.wasm",

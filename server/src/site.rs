@@ -271,6 +271,7 @@ mod embedded {
     #[include = "lib/**"]
     #[include = "pkg/onesheet.js"]
     #[include = "pkg/onesheet_bg.wasm"]
+    #[include = "pkg/onesheet_relaxed_bg.wasm"]
     struct KioskSite;
 
     /// The shipped model.
@@ -305,6 +306,7 @@ mod embedded {
             "kiosk/sw.js",
             "lib/worker.js",
             "pkg/onesheet_bg.wasm",
+            "pkg/onesheet_relaxed_bg.wasm",
         ]
         .into_iter()
         .all(|path| KioskSite::get(path).is_some())
@@ -330,6 +332,7 @@ mod tests {
             "/widget/onesheet-classifier.js",
             "/lib/worker.js",
             "/pkg/onesheet_bg.wasm",
+            "/pkg/onesheet_relaxed_bg.wasm",
             "/pkg-webgpu/onesheet_bg.wasm",
             "/models/onesheet.safetensors",
         ] {

@@ -121,7 +121,7 @@ describe('posters like this, and why', () => {
     assert.equal(await layer.evaluate((c) => c.hidden), true, 'pressed again, the map goes');
 
     // The big files came compressed (and still worked); pictures as they are.
-    assert.equal(context.encodings.get('/pkg/onesheet_bg.wasm'), 'gzip');
+    assert.equal(context.encodings.get('/pkg/onesheet_relaxed_bg.wasm'), 'gzip');
     assert.equal(context.encodings.get('/catalogue/catalogue.index'), 'gzip');
     assert.equal(context.encodings.get(`/catalogue/${encodeURIComponent(names[3])}`), 'identity');
 

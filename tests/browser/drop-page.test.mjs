@@ -267,7 +267,8 @@ describe('CPU backend', () => {
       for (const p of POSTERS) assert.ok(!r.url.includes(basename(p, '.jpg')), r.url);
     }
     assert.equal(await downloads(requests, basename(BUNDLE)), 1, 'the bundle is downloaded once (the log sees the worker)');
-    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 1);
+    // One CPU wasm (in Chromium, the relaxed-SIMD compilation), once.
+    assert.equal(await downloads(requests, '_bg.wasm'), 1);
 
     // A second visit takes the model and the wasm from the Cache API: HEAD checks, no download.
     // (Once this visit's other workers have loaded: a reload would cut their requests short.)
@@ -276,8 +277,50 @@ describe('CPU backend', () => {
     await page.reload();
     await waitReady(page);
     assert.equal(await downloads(requests, basename(BUNDLE)), 0, 'the bundle comes from the cache');
-    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 0, 'the wasm comes from the cache');
+    assert.equal(await downloads(requests, '_bg.wasm'), 0, 'the wasm comes from the cache');
     assert.ok(requests.some((r) => r.method === 'HEAD' && r.url.includes(basename(BUNDLE))));
+    await context.close();
+  });
+
+  test('both compilations of the CPU build give the scores of the CLI; relaxedSimd: false, or a site without the FMA one, runs the plain one', async () => {
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    await waitReady(page);
+    const native = classifyNatively([POSTERS[0]])[basename(POSTERS[0])];
+    const bytes = bytesOf(POSTERS[0]);
+    const runs = await page.evaluate(
+      async ({ bytes, model }) => {
+        const { OnesheetClient } = await import('/lib/client.js');
+        const runs = {};
+        for (const [name, options] of Object.entries({
+          default: {},
+          plain: { relaxedSimd: false },
+          // A site that copied only onesheet_bg.wasm (and its glue) elsewhere.
+          missing: { wasm: '/pkg-copied/onesheet_bg.wasm' },
+        })) {
+          const client = new OnesheetClient({ model, backend: 'cpu', ...options });
+          try {
+            const ready = await client.ready;
+            const result = await client.classify(new Uint8Array(bytes));
+            runs[name] = { simd: ready.simd, url: ready.downloads.wasm?.url ?? null, result };
+          } catch (error) {
+            runs[name] = { error: String(error.message ?? error) };
+          } finally {
+            client.terminate();
+          }
+        }
+        return runs;
+      },
+      { bytes, model: `/models/${basename(BUNDLE)}` },
+    );
+    assert.equal(runs.default.simd, 'relaxed-simd', JSON.stringify(runs.default));
+    assert.match(runs.default.url, /\/pkg\/onesheet_relaxed_bg\.wasm$/);
+    assert.equal(runs.plain.simd, 'simd128', JSON.stringify(runs.plain));
+    assert.match(runs.plain.url, /\/pkg\/onesheet_bg\.wasm$/);
+    assertSameScores(runs.default.result, native, CPU_TOLERANCE, 'relaxed SIMD');
+    assertSameScores(runs.plain.result, native, CPU_TOLERANCE, 'SIMD128');
+    // /pkg-copied/ has neither file: the missing FMA compilation falls back to the plain URL,
+    // whose own failure is the error reported.
+    assert.match(runs.missing.error, /pkg-copied\/onesheet_bg\.wasm"?: HTTP 404/);
     await context.close();
   });
 
@@ -482,7 +525,11 @@ describe('CPU backend', () => {
     assert.match(info.selection.reason, /no WebGPU/);
     // A browser without WebGPU never downloads the WebGPU build.
     assert.equal(info.build, 'cpu');
-    assert.ok(requests.some((r) => r.url.endsWith('/pkg/onesheet_bg.wasm')), 'the CPU build was fetched');
+    // Chromium has relaxed SIMD: the CPU build's FMA compilation, and only that one.
+    assert.equal(info.simd, 'relaxed-simd');
+    assert.match(info.downloads.wasm.url, /\/pkg\/onesheet_relaxed_bg\.wasm$/);
+    assert.ok(requests.some((r) => r.url.endsWith('/pkg/onesheet_relaxed_bg.wasm')), 'the CPU build was fetched');
+    assert.ok(!requests.some((r) => r.url.endsWith('/pkg/onesheet_bg.wasm')), 'both CPU compilations were fetched');
     assert.deepEqual(requests.filter((r) => r.url.includes('/pkg-webgpu/')), []);
     const { pixels, png } = await page.evaluate(async (bytes) => {
       const bitmap = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
@@ -610,7 +657,7 @@ describe('limits', () => {
     assert.match(outcome.dataModel, /only http: and https: URLs are allowed/);
     for (const r of requests) assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('data:,'), r.url);
     // Only the page's own load fetched anything: the refusals come before any download.
-    assert.equal(await downloads(requests, 'onesheet_bg.wasm'), 1);
+    assert.equal(await downloads(requests, '_bg.wasm'), 1);
     assert.equal(await downloads(requests, basename(BUNDLE)), 1);
     await context.close();
   });
@@ -763,7 +810,7 @@ describe('WebGPU backend (SwiftShader)', () => {
     // Comparing needs the WebGPU build (it runs both); the CPU build is not fetched besides.
     assert.equal(build, 'webgpu');
     assert.ok(requests.some((r) => r.url.endsWith('/pkg-webgpu/onesheet_bg.wasm')));
-    assert.ok(!requests.some((r) => r.url.endsWith('/pkg/onesheet_bg.wasm')));
+    assert.ok(!requests.some((r) => /\/pkg\/onesheet(_relaxed)?_bg\.wasm$/.test(r.url)));
     console.log(`auto: ${selection.reason}`);
     assert.equal(selection.requested, 'auto');
     const { cpu, webgpu } = selection.trials;

@@ -24,35 +24,39 @@ after(async () => {
   server?.close();
 });
 
-test('CPU backend reproduces the reference features from a fetched bundle', async () => {
-  const reference = readSafetensors(REFERENCE);
-  const page = await chromium.browser.newPage();
-  page.on('console', (m) => console.log(`[page] ${m.text()}`));
-  // Any page of the origin will do: the test drives the wasm API itself.
-  await page.goto(`${server.url}/`);
-  const names = ['empire', 'tt0111161'];
-  const inputs = names.map((n) => Array.from(reference[`input.${n}`].data));
-  const result = await page.evaluate(async ({ inputs, bundleUrl }) => {
-    const wasm = await import('/pkg/onesheet.js');
-    await wasm.default();
-    const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
-    const model = await wasm.Onesheet.create(bytes, 'cpu');
-    const features = [];
-    for (const input of inputs) {
-      features.push(Array.from(await model.embedPixels(new Float32Array(input), 224, 224)));
-    }
-    return { backend: model.backend, genres: model.manifest.genres.length, features };
-  }, { inputs, bundleUrl: BUNDLE_URL });
-  assert.equal(result.backend, 'cpu');
-  assert.equal(result.genres, 19);
-  names.forEach((name, i) => {
-    const error = relativeError(result.features[i], reference[`features.${name}`].data);
-    console.log(`wasm cpu ${name}: features relative error ${error.toExponential(2)}`);
-    // The test bundle stores f32 weights (export --f32), so the reference tolerance holds.
-    assert.ok(error <= 1e-4, `${name}: ${error}`);
+// Both compilations of the CPU build: SIMD128, and SIMD128 with relaxed SIMD (FMA), which
+// Chromium runs by default.
+for (const wasmFile of ['onesheet_bg.wasm', 'onesheet_relaxed_bg.wasm']) {
+  test(`CPU backend (${wasmFile}) reproduces the reference features from a fetched bundle`, async () => {
+    const reference = readSafetensors(REFERENCE);
+    const page = await chromium.browser.newPage();
+    page.on('console', (m) => console.log(`[page] ${m.text()}`));
+    // Any page of the origin will do: the test drives the wasm API itself.
+    await page.goto(`${server.url}/`);
+    const names = ['empire', 'tt0111161'];
+    const inputs = names.map((n) => Array.from(reference[`input.${n}`].data));
+    const result = await page.evaluate(async ({ inputs, bundleUrl, wasmFile }) => {
+      const wasm = await import('/pkg/onesheet.js');
+      await wasm.default({ module_or_path: `/pkg/${wasmFile}` });
+      const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
+      const model = await wasm.Onesheet.create(bytes, 'cpu');
+      const features = [];
+      for (const input of inputs) {
+        features.push(Array.from(await model.embedPixels(new Float32Array(input), 224, 224)));
+      }
+      return { backend: model.backend, genres: model.manifest.genres.length, features };
+    }, { inputs, bundleUrl: BUNDLE_URL, wasmFile });
+    assert.equal(result.backend, 'cpu');
+    assert.equal(result.genres, 19);
+    names.forEach((name, i) => {
+      const error = relativeError(result.features[i], reference[`features.${name}`].data);
+      console.log(`wasm cpu ${wasmFile} ${name}: features relative error ${error.toExponential(2)}`);
+      // The test bundle stores f32 weights (export --f32), so the reference tolerance holds.
+      assert.ok(error <= 1e-4, `${name}: ${error}`);
+    });
+    await page.close();
   });
-  await page.close();
-});
+}
 
 test('a damaged bundle is refused with a clear error', async () => {
   const page = await chromium.browser.newPage();
@@ -106,8 +110,8 @@ test('the module runs its static constructors once, not at the top of every expo
   // 1.5 ms per call from JavaScript with cubecl's registrations). The start function calls
   // them once (src/wasm/mod.rs), so no wrapper may appear. The tests' build keeps the names
   // section that shows them.
-  for (const build of ['pkg', 'pkg-webgpu']) {
-    const wasm = readFileSync(resolve(ROOT, 'www', build, 'onesheet_bg.wasm'));
+  for (const build of ['pkg/onesheet_bg.wasm', 'pkg/onesheet_relaxed_bg.wasm', 'pkg-webgpu/onesheet_bg.wasm']) {
+    const wasm = readFileSync(resolve(ROOT, 'www', build));
     assert.ok(wasm.includes('__wasm_call_ctors'), `${build}: no names section to check (an optimised build?)`);
     assert.equal(wasm.includes('.command_export'), false, `${build}: exports are wrapped to run the constructors`);
   }

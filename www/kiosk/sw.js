@@ -24,6 +24,8 @@ const FILES = [
   '../lib/similar.js',
   '../pkg/onesheet.js',
   '../pkg/onesheet_bg.wasm',
+  // Both compilations of the CPU build: the kiosk's browser loads one, by what it runs.
+  '../pkg/onesheet_relaxed_bg.wasm',
   '../models/onesheet.safetensors',
   'samples/index.json',
 ].map((path) => new URL(path, HERE).href);

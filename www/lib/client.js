@@ -27,12 +27,12 @@
 //   restart   { reason }  the model crashed (a Rust panic) and a fresh worker replaced it
 //
 // Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
-//   → { id, type: 'load', wasmUrl, webgpuWasmUrl?, modelUrl, backend: 'auto' | 'cpu' | 'webgpu',
-//       build?: 'cpu' | 'webgpu', allowCrossOrigin?: boolean }  (build: which wasm build runs
-//                                               'cpu', default the CPU one)           (default false: every URL must be on the
-//                                               worker's origin; http(s) only in any case.
-//                                               wasmUrl: the CPU build; webgpuWasmUrl: the
-//                                               WebGPU build, null when the site has none)
+//   → { id, type: 'load', wasmUrl, webgpuWasmUrl?, relaxedSimd?, modelUrl,
+//       backend: 'auto' | 'cpu' | 'webgpu', build?: 'cpu' | 'webgpu', allowCrossOrigin? }
+//       wasmUrl: the CPU build; webgpuWasmUrl: the WebGPU build, null when the site has none;
+//       relaxedSimd: false never loads the CPU build's relaxed-SIMD compilation (default true);
+//       build: which wasm build runs 'cpu' (default the CPU one); allowCrossOrigin: default
+//       false, every URL must be on the worker's origin (http(s) only in any case)
 //   → { id, type: 'classify', bytes: ArrayBuffer, year? } | { id, type: 'classify', rgba, width,
 //       height, year? }                          (year: a number or numeric string; see classify)
 //   → { id, type: 'panic-for-testing' }             (a deliberate Rust panic; only wasm built
@@ -173,7 +173,10 @@ export class OnesheetClient extends EventTarget {
    * @param {string} [options.model] bundle URL (default models/onesheet.safetensors)
    * @param {'auto'|'cpu'|'webgpu'} [options.backend] default 'auto'
    * @param {string} [options.wasm] URL of the CPU build's onesheet_bg.wasm (default: ../pkg/
-   *   beside this file)
+   *   beside this file); where the browser has relaxed SIMD, its FMA compilation
+   *   onesheet_relaxed_bg.wasm beside it runs instead, if the site has it
+   * @param {boolean} [options.relaxedSimd] false: always the plain SIMD128 compilation (default
+   *   true). The two agree to within float rounding.
    * @param {string|null} [options.webgpuWasm] URL of the WebGPU build's onesheet_bg.wasm
    *   (default: ../pkg-webgpu/ beside this file), fetched only where WebGPU is asked for or
    *   `auto` finds a WebGPU adapter; null: the site has no WebGPU build, `auto` runs on the CPU
@@ -203,6 +206,7 @@ export class OnesheetClient extends EventTarget {
       worker: resolve(options.worker ?? new URL('worker.js', HERE).href, options.base),
       allowCrossOrigin: options.allowCrossOrigin === true,
       workerViaBlob: options.workerViaBlob === true,
+      relaxedSimd: options.relaxedSimd !== false,
       index: options.index ? resolve(options.index, options.base) : null,
       similar: options.similar ?? 6,
     };
@@ -223,9 +227,9 @@ export class OnesheetClient extends EventTarget {
   }
 
   /**
-   * Resolves when the model is loaded: `{ backend, selection, build, manifest, downloads,
+   * Resolves when the model is loaded: `{ backend, selection, build, simd, manifest, downloads,
    * timing: { wasmMs, modelMs?, totalMs }, catalogue }` (`build`: 'cpu' or 'webgpu', the wasm
-   * build that runs it).
+   * build that runs it; `simd`: 'relaxed-simd' or 'simd128', the compilation it runs).
    */
   get ready() {
     return this.#readyPromise;
@@ -343,6 +347,7 @@ export class OnesheetClient extends EventTarget {
       type: 'load',
       wasmUrl: this.#options.wasm,
       webgpuWasmUrl: this.#options.webgpuWasm,
+      relaxedSimd: this.#options.relaxedSimd,
       modelUrl: this.#options.model,
       backend,
       allowCrossOrigin: this.#options.allowCrossOrigin,
