@@ -5,6 +5,10 @@
 // shipped build (wasm-opt) has none, and the report then says so.
 //
 //   node scripts/profile-wasm.mjs [--model PATH] [--runs N] [--width 224 --height 320] [--top 25]
+//                                 [--wasm onesheet_relaxed_bg.wasm | onesheet_bg.wasm]
+//
+// (--wasm: which compilation of www/pkg; the relaxed-SIMD one by default, as Chromium's visitors
+// get.)
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launch, serveOnesheet } from '../tests/browser/harness.mjs';
@@ -16,6 +20,7 @@ const { values } = parseArgs({
     width: { type: 'string', default: '224' },
     height: { type: 'string', default: '320' },
     top: { type: 'string', default: '25' },
+    wasm: { type: 'string', default: 'onesheet_relaxed_bg.wasm' },
   },
 });
 const model = resolve(values.model);
@@ -27,9 +32,9 @@ try {
   const page = await chromium.browser.newPage();
   await page.goto(`${server.url}/`);
   await page.evaluate(
-    async ({ bundleUrl, width, height }) => {
+    async ({ bundleUrl, width, height, wasmFile }) => {
       const wasm = await import('/pkg/onesheet.js');
-      await wasm.default();
+      await wasm.default({ module_or_path: `/pkg/${wasmFile}` });
       const bytes = new Uint8Array(await (await fetch(bundleUrl)).arrayBuffer());
       const model = await wasm.Onesheet.create(bytes, 'cpu');
       // A fixed input: profiles of two runs differ only by sampling.
@@ -37,7 +42,7 @@ try {
       for (let i = 0; i < 3; i++) await model.embedPixels(input, width, height);
       globalThis.profiled = { model, input };
     },
-    { bundleUrl: `/models/${basename(model)}`, width, height },
+    { bundleUrl: `/models/${basename(model)}`, width, height, wasmFile: basename(values.wasm) },
   );
 
   const cdp = await page.context().newCDPSession(page);

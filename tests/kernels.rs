@@ -7,7 +7,7 @@ mod common;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
-use onesheet::kernels::{conv2d_relu6, conv2d_residual};
+use onesheet::kernels::{conv2d_bias, conv2d_relu6, conv2d_residual};
 
 /// Every convolution shape MobileNetV2 has, plus odd sizes, batches and paddings.
 fn shapes() -> Vec<(Conv2dConfig, [usize; 4])> {
@@ -77,6 +77,9 @@ fn check_forward(device: &Device, name: &str) {
             "{name} {dims:?}: no output reached 6"
         );
 
+        let error = max_abs_difference(conv2d_bias(x.clone(), &conv), plain.clone());
+        assert!(error <= 1e-4, "{name} bias {dims:?}: {error}");
+
         let residual = Tensor::<4>::random(plain.dims(), Distribution::Normal(0.0, 1.0), device);
         let expected = plain + residual.clone();
         let error = max_abs_difference(conv2d_residual(x, &conv, residual), expected);
@@ -111,11 +114,13 @@ fn gradients_flow_through_the_fused_convolutions() {
         let weights = Tensor::<4>::random(out_dims, Distribution::Normal(0.0, 1.0), &device);
 
         let fused = (conv2d_relu6(x.clone(), &conv)
-            + conv2d_residual(x.clone(), &conv, residual.clone()))
+            + conv2d_residual(x.clone(), &conv, residual.clone())
+            + conv2d_bias(x.clone(), &conv) * 0.5)
             * weights.clone();
         let plain = (activation::relu(conv.forward(x.clone())).clamp_max(6.0)
             + conv.forward(x.clone())
-            + residual)
+            + residual
+            + conv.forward(x.clone()) * 0.5)
             * weights;
         let fused_grads = fused.sum().backward();
         let plain_grads = plain.sum().backward();

@@ -31,6 +31,8 @@ pub enum Epilogue<'a> {
     Relu6,
     /// `W·X + bias + residual`, the residual shaped as the output.
     Residual(&'a [f32]),
+    /// `W·X + bias` (the blocks' projections without a residual).
+    Bias,
 }
 
 /// `[batch, channels_out, pixels]` row-major, from `input` `[batch, channels_in, pixels]`,
@@ -87,6 +89,7 @@ fn product(
         let (residual, relu6) = match epilogue {
             Epilogue::Relu6 => (None, true),
             Epilogue::Residual(residual) => (Some(&residual[image * m * n..][..m * n]), false),
+            Epilogue::Bias => (None, false),
         };
         let finish = Finish {
             bias,
@@ -115,7 +118,7 @@ fn product(
 ) -> Vec<f32> {
     let mut output = Vec::with_capacity(batch * m * n);
     match epilogue {
-        Epilogue::Relu6 => {
+        Epilogue::Relu6 | Epilogue::Bias => {
             for _ in 0..batch {
                 for &b in bias {
                     output.extend(std::iter::repeat_n(b, n));
@@ -232,6 +235,7 @@ mod tests {
             let plain = naive(&input, &weight, &bias, &shape);
 
             let clamped = pointwise(&input, &weight, &bias, &shape, Epilogue::Relu6);
+            let linear = pointwise(&input, &weight, &bias, &shape, Epilogue::Bias);
             let summed = pointwise(
                 &input,
                 &weight,
@@ -248,6 +252,7 @@ mod tests {
                     (summed[i] - (v + residual[i])).abs() <= 1e-4,
                     "{shape:?} residual at {i}"
                 );
+                assert!((linear[i] - v).abs() <= 1e-4, "{shape:?} bias at {i}");
             }
             assert!(clamped.contains(&0.0), "{shape:?}: nothing clamped at 0");
         }

@@ -7,7 +7,9 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 
-use super::{MobileNetOps, Route, composed_conv2d_relu6, composed_conv2d_residual};
+use super::{
+    MobileNetOps, Route, composed_conv2d_bias, composed_conv2d_relu6, composed_conv2d_residual,
+};
 use onesheet_kernels::{Epilogue, conv3x3_relu6, pointwise};
 
 impl MobileNetOps for Flex {
@@ -55,6 +57,26 @@ impl MobileNetOps for Flex {
             values(&bias),
             &shape,
             Epilogue::Residual(values(&residual)),
+        );
+        tensor(out, out_dims)
+    }
+
+    fn conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let Some((Route::Pointwise(shape), out_dims)) = route(&x, &weight, &bias, &options) else {
+            return composed_conv2d_bias::<Self>(x, weight, bias, options);
+        };
+        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+        let out = pointwise(
+            values(&x),
+            values(&weight),
+            values(&bias),
+            &shape,
+            Epilogue::Bias,
         );
         tensor(out, out_dims)
     }

@@ -1,12 +1,12 @@
 //! Faster kernels for MobileNetV2's convolutions on the CPU, plugged in under burn.
 //!
-//! [`MobileNetOps`] is a burn backend extension: two fused operations (a convolution with its
-//! bias and ReLU6, and a convolution with its bias and a residual sum). Every backend runs them
+//! [`MobileNetOps`] is a burn backend extension: three fused operations (a convolution with
+//! its bias and ReLU6, one with its bias and a residual sum, and one with its bias alone). Every backend runs them
 //! as the composition of burn's own operations (the trait's default bodies), so autodiff
 //! differentiates them and WebGPU runs its own kernels; burn-flex, the CPU backend natively and
 //! in the browser, runs the 3×3 (depthwise, and the stem's) and the 1×1 shapes through the
-//! `onesheet-kernels` crate's fused slice kernels instead. The model calls [`conv2d_relu6`] and [`conv2d_residual`] and stays one
-//! burn model on every backend; `tests/kernels.rs` holds the two paths to the same numbers.
+//! `onesheet-kernels` crate's fused slice kernels instead. The model calls [`conv2d_relu6`],
+//! [`conv2d_residual`] and [`conv2d_bias`] and stays one burn model on every backend; `tests/kernels.rs` holds the two paths to the same numbers.
 
 #[cfg(feature = "flex")]
 mod flex;
@@ -44,6 +44,16 @@ pub trait MobileNetOps: Backend {
     ) -> FloatTensor<Self> {
         composed_conv2d_residual::<Self>(x, weight, bias, residual, options)
     }
+
+    /// `conv2d(x, weight) + bias`.
+    fn conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        composed_conv2d_bias::<Self>(x, weight, bias, options)
+    }
 }
 
 /// burn's own operations, in the order the model ran them before these kernels.
@@ -65,6 +75,15 @@ fn composed_conv2d_residual<B: Backend>(
     options: ConvOptions<2>,
 ) -> FloatTensor<B> {
     B::float_add(B::conv2d(x, weight, Some(bias), options), residual)
+}
+
+fn composed_conv2d_bias<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    options: ConvOptions<2>,
+) -> FloatTensor<B> {
+    B::conv2d(x, weight, Some(bias), options)
 }
 
 #[cfg(feature = "wgpu")]
@@ -104,6 +123,21 @@ pub fn conv2d_residual(x: Tensor<4>, conv: &Conv2d, residual: Tensor<4>) -> Tens
         conv.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
         residual.into_dispatch(),
+        options,
+    ))
+}
+
+/// `conv(x)`, as `conv.forward(x)` (one without a bias runs burn's path): the 1×1 projections
+/// of the blocks without a residual, which the CPU kernels finish with their bias.
+pub fn conv2d_bias(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let Some(bias) = &conv.bias else {
+        return conv.forward(x);
+    };
+    let options = conv_options(conv, x.dims());
+    Tensor::from_dispatch(<Dispatch as MobileNetOps>::conv2d_bias(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
         options,
     ))
 }

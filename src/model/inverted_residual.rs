@@ -61,7 +61,7 @@ impl InvertedResidual {
         if self.residual {
             kernels::conv2d_residual(x, &self.project, input)
         } else {
-            self.project.forward(x)
+            kernels::conv2d_bias(x, &self.project)
         }
     }
 }
