@@ -100,8 +100,10 @@ impl Phases {
         self.stride * self.stride * self.plane_len
     }
 
-    /// Writes the zero-padded `channel` into `planes` (of [`Self::len`]): plane `(ry, rx)`
-    /// holds the padded rows `ry, ry + stride, …` and columns `rx, rx + stride, …`.
+    /// Writes the zero-padded `channel` into `planes` (of [`Self::len`], zeroed once when
+    /// allocated): plane `(ry, rx)` holds the padded rows `ry, ry + stride, …` and columns
+    /// `rx, rx + stride, …`. Every call writes the same positions (the shape decides them), so
+    /// the padding, never written, stays zero from one channel to the next.
     fn split(&self, channel: &[f32], planes: &mut [f32]) {
         let Self {
             stride,
@@ -110,7 +112,6 @@ impl Phases {
             plane_len,
             ..
         } = *self;
-        planes.fill(0.0);
         for (y, row) in channel.chunks_exact(self.width).enumerate() {
             let py = y + top;
             let row_start = (py % stride) * stride * plane_len + (py / stride) * plane_w;
@@ -140,14 +141,16 @@ impl Phases {
         }
     }
 
-    /// `grid[i] += Σ taps[t] · planes[tap_start[t] + i]`.
-    fn accumulate(&self, planes: &[f32], taps: &[f32; TAPS], grid: &mut [f32]) {
+    /// `grid[i] = start + Σ taps[t] · planes[tap_start[t] + i]`, where `start` is `bias` for
+    /// the first input channel (no separate pass to fill the grid with it) and `grid[i]` after.
+    fn accumulate(&self, planes: &[f32], taps: &[f32; TAPS], grid: &mut [f32], bias: Option<f32>) {
         let n = grid.len();
         // Slices of exactly `n`: the loop below then carries no bounds checks and vectorises.
         let s = self.tap_start.map(|start| &planes[start..start + n]);
         let [w0, w1, w2, w3, w4, w5, w6, w7, w8] = *taps;
         for (i, out) in grid.iter_mut().enumerate() {
-            let mut acc = *out + w0 * s[0][i];
+            let start = bias.unwrap_or(*out);
+            let mut acc = start + w0 * s[0][i];
             acc += w1 * s[1][i];
             acc += w2 * s[2][i];
             acc += w3 * s[3][i];
@@ -216,14 +219,15 @@ pub fn conv3x3_relu6(input: &[f32], weight: &[f32], bias: &[f32], shape: &Conv3x
             phases.split(channel, planes);
         }
         for out_channel in group * out_per_group..(group + 1) * out_per_group {
-            grid.fill(bias[out_channel]);
             let filters = &weight[out_channel * in_per_group * TAPS..][..in_per_group * TAPS];
-            for (taps, planes) in filters
+            for (index, (taps, planes)) in filters
                 .chunks_exact(TAPS)
                 .zip(planes.chunks_exact(phases.len()))
+                .enumerate()
             {
                 let taps: &[f32; TAPS] = taps.try_into().expect("nine taps per filter");
-                phases.accumulate(planes, taps, &mut grid);
+                let bias = (index == 0).then_some(bias[out_channel]);
+                phases.accumulate(planes, taps, &mut grid, bias);
             }
             for row in grid.chunks(phases.plane_w).take(out_h) {
                 output.extend(row[..out_w].iter().map(|&v| relu6(v)));

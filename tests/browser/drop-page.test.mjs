@@ -140,14 +140,13 @@ function installProbe() {
     probe.objectUrls.push({ size: blob.size, name: blob.name ?? null });
     return createObjectURL(blob);
   };
-  const status = () => document.getElementById('status');
   probe.announced = [];
   document.addEventListener('DOMContentLoaded', () => {
-    new MutationObserver(() => probe.announced.push(status().textContent)).observe(status(), {
-      childList: true,
-      characterData: true,
-      subtree: true,
-    });
+    // Each announcement is a new text node: read from the record, as the status may have
+    // moved on by the time the observer runs.
+    new MutationObserver((records) => {
+      for (const record of records) for (const node of record.addedNodes) probe.announced.push(node.textContent);
+    }).observe(document.getElementById('status'), { childList: true });
   });
 }
 
@@ -412,15 +411,15 @@ describe('CPU backend', () => {
   test('a Rust panic is reported and the page keeps working', async () => {
     const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
     await waitReady(page);
-    // Announcements are transient (aria-live): keep every one.
+    // Announcements are transient (aria-live): keep every one. Each is a new text node (set as
+    // `textContent`), read from the mutation record: the status itself may have moved on by the
+    // time the observer runs (a fast restart announces "Ready" and the result in one task).
     await page.evaluate(() => {
       const status = document.getElementById('status');
       window.announced = [];
-      new MutationObserver(() => window.announced.push(status.textContent)).observe(status, {
-        childList: true,
-        characterData: true,
-        subtree: true,
-      });
+      new MutationObserver((records) => {
+        for (const record of records) for (const node of record.addedNodes) window.announced.push(node.textContent);
+      }).observe(status, { childList: true });
     });
     const crash = page.evaluate(() =>
       globalThis.onesheetClient.panicForTesting().then(
