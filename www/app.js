@@ -147,7 +147,11 @@ client?.addEventListener('ready', ({ detail }) => {
 /** Why the model last crashed, until the fresh one is ready. */
 let restartedAfter = null;
 client?.addEventListener('restart', ({ detail }) => {
-  restartedAfter = detail.reason;
+  if (detail.reloading) {
+    restartedAfter = detail.reason; // announced with the fresh model's `ready`
+  } else {
+    announce(`The model was restarted after a crash (${detail.reason}); the other workers carried on.`);
+  }
 });
 
 ui.backend.value = requested;

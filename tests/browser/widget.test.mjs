@@ -190,6 +190,9 @@ describe('the shop widget', () => {
 
   test('a bad file raises onesheet-error, and the next poster works, chosen from the keyboard', async () => {
     const { context, page } = await open(`${server.url}/shop-demo.html`);
+    // Listening from the start: Playwright intercepts file choosers only once it listens, and
+    // turning that on as Enter is pressed can lose the race.
+    const chooserOpened = page.waitForEvent('filechooser', { timeout: 60_000 });
     const input = page.locator('onesheet-classifier input[type=file]');
     await input.setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') });
     const error = await nthEvent(page, 1);
@@ -204,7 +207,8 @@ describe('the shop widget', () => {
     const dropzone = page.locator('onesheet-classifier [part=dropzone]');
     await dropzone.focus();
     assert.equal(await page.evaluate(() => document.querySelector('onesheet-classifier').shadowRoot.activeElement?.getAttribute('part')), 'dropzone');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await page.keyboard.press('Enter');
+    const chooser = await chooserOpened;
     await chooser.setFiles(POSTERS[0]);
     const ok = await nthEvent(page, 2);
     assert.equal(ok.type, 'onesheet-genres');

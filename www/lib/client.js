@@ -24,7 +24,9 @@
 //   status    { phase: 'downloading' | 'compiling' | 'warming-up' | 'ready' | 'restarting'
 //               | 'failed', backend?, message? }
 //   ready     the same object `ready` resolves to, after every (re)load
-//   restart   { reason }  the model crashed (a Rust panic) and a fresh worker replaced it
+//   restart   { reason, reloading }  the model crashed (a Rust panic) and a fresh worker replaced
+//             it; reloading: it was the first worker, and `ready` follows once its replacement
+//             has loaded (otherwise the pool's other workers carry on meanwhile)
 //
 // Worker protocol (worker.js; structured-clone messages; requests run one at a time, in order):
 //   → { id, type: 'load', wasmUrl, webgpuWasmUrl?, relaxedSimd?, modelUrl,
@@ -528,7 +530,7 @@ export class OnesheetClient extends EventTarget {
     if (first) {
       // WebGPU is the likelier culprit when loading crashes, and 'auto' can do without it.
       if (running?.load && this.#backend === 'auto') this.#backend = 'cpu';
-      this.#emit('restart', { reason });
+      this.#emit('restart', { reason, reloading: true });
       this.#emit('status', { phase: 'restarting', message: reason });
       const load = this.#load();
       // Whoever waits on an older load (via `ready`) gets the fresh one's outcome.
@@ -536,7 +538,7 @@ export class OnesheetClient extends EventTarget {
         if (old?.load) load.then(old.resolve, old.reject);
       }
     } else {
-      this.#emit('restart', { reason });
+      this.#emit('restart', { reason, reloading: false });
       const { backend = 'cpu', build } = this.#loaded ?? {};
       this.#send(fresh, { ...this.#loadMessage(backend), build }, { load: true }).catch(() => {});
       if (running?.load) running.reject(new Error('this worker crashed while loading'));
