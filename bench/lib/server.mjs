@@ -89,10 +89,9 @@ export function benchFiles({ root, bench, bundle, poster }) {
     add(`/build/${name}`, resolve(bench, 'build', name));
   }
   // The poster input size comes from the bundle, so its input file is added by the caller too.
-  for (const dir of ['pkg', 'pkg-webgpu']) {
-    for (const name of ['onesheet.js', 'onesheet_bg.wasm']) add(`/${dir}/${name}`, resolve(root, 'www', dir, name));
+  for (const path of ['pkg/onesheet.js', 'pkg/onesheet_bg.wasm', 'pkg/onesheet_relaxed_bg.wasm', 'pkg-webgpu/onesheet.js', 'pkg-webgpu/onesheet_bg.wasm', 'lib/simd.js']) {
+    add(`/${path}`, resolve(root, 'www', path));
   }
-  add('/pkg/onesheet_relaxed_bg.wasm', resolve(root, 'www', 'pkg', 'onesheet_relaxed_bg.wasm'));
   add('/models/onesheet.safetensors', bundle);
   add('/poster.jpg', poster);
   const modules = resolve(bench, 'node_modules');

@@ -4,21 +4,16 @@
 // WebGPU: the WebGPU-capable build lives (or will live) in www/pkg-webgpu while www/pkg becomes
 // CPU-only, so WebGPU tries /pkg-webgpu/ first and falls back to /pkg/; when neither can
 // create a WebGPU model the run is skipped with the reason rather than failed.
-const BUNDLE = '/models/onesheet.safetensors';
+import { RELAXED_SIMD, relaxedSibling } from '/lib/simd.js';
 
-/** Whether the browser runs relaxed SIMD (the same probe as www/lib/worker.js). */
-const RELAXED_SIMD = WebAssembly.validate(
-  new Uint8Array([
-    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253,
-    15, 253, 128, 2, 11,
-  ]),
-);
+const BUNDLE = '/models/onesheet.safetensors';
+const CPU_WASM = '/pkg/onesheet_bg.wasm';
 
 export async function load({ runtime, width, height }) {
   const backend = runtime === 'onesheet-webgpu' ? 'webgpu' : 'cpu';
   // The CPU build's compilation a visitor's worker picks: relaxed SIMD where the browser has
   // it, unless the plain one is asked for.
-  const cpuWasm = runtime === 'onesheet-cpu' && RELAXED_SIMD ? '/pkg/onesheet_relaxed_bg.wasm' : '/pkg/onesheet_bg.wasm';
+  const cpuWasm = runtime === 'onesheet-cpu' && RELAXED_SIMD ? relaxedSibling(new URL(CPU_WASM, location.href)) : CPU_WASM;
   const packages = backend === 'webgpu' ? ['/pkg-webgpu/onesheet.js', '/pkg/onesheet.js'] : ['/pkg/onesheet.js'];
   const bundle = fetch(BUNDLE).then(async (r) => {
     if (!r.ok) throw new Error(`${BUNDLE}: HTTP ${r.status}`);
@@ -33,7 +28,8 @@ export async function load({ runtime, width, height }) {
       failures.push(`${url}: not built (${error.message})`);
       continue;
     }
-    await onesheet.default(url === '/pkg/onesheet.js' ? { module_or_path: cpuWasm } : undefined);
+    const cpu = url === '/pkg/onesheet.js';
+    await onesheet.default(cpu ? { module_or_path: cpuWasm } : undefined);
     let model;
     try {
       model = await onesheet.Onesheet.create(await bundle, backend);
@@ -44,7 +40,7 @@ export async function load({ runtime, width, height }) {
     }
     if (model.backend !== backend) throw new Error(`asked for ${backend}, got ${model.backend}`);
     return {
-      info: { package: url, wasm: url === '/pkg/onesheet.js' ? cpuWasm : null, backend: model.backend, manifestInput: model.manifest.input, loadMs: model.selection.loadMs },
+      info: { package: url, wasm: cpu ? cpuWasm : null, backend: model.backend, manifestInput: model.manifest.input, loadMs: model.selection.loadMs },
       // embedPixels takes the normalised CHW input as it is.
       prepare: (chw) => chw,
       run: (chw) => model.embedPixels(chw, width, height),

@@ -60,7 +60,7 @@ pub fn pointwise(
     if let Epilogue::Residual(residual) = epilogue {
         assert_eq!(residual.len(), batch * m * n, "pointwise: residual length");
     }
-    product(input, weight, bias, shape, epilogue)
+    product(input, weight, bias, [batch, m, n, k], epilogue)
 }
 
 /// In the browser: the register-tiled product, finished in registers.
@@ -69,15 +69,10 @@ fn product(
     input: &[f32],
     weight: &[f32],
     bias: &[f32],
-    &Pointwise {
-        batch,
-        channels_in: k,
-        channels_out: m,
-        pixels: n,
-    }: &Pointwise,
+    [batch, m, n, k]: [usize; 4],
     epilogue: Epilogue<'_>,
 ) -> Vec<f32> {
-    use crate::tiled::{self, Finish};
+    use crate::tiled;
 
     let packed = tiled::pack(weight, m, k);
     let mut output = vec![0.0; batch * m * n];
@@ -86,17 +81,12 @@ fn product(
         .zip(output.chunks_exact_mut(m * n))
         .enumerate()
     {
-        let (residual, relu6) = match epilogue {
-            Epilogue::Relu6 => (None, true),
-            Epilogue::Residual(residual) => (Some(&residual[image * m * n..][..m * n]), false),
-            Epilogue::Bias => (None, false),
+        // This image's rows of the residual.
+        let epilogue = match epilogue {
+            Epilogue::Residual(residual) => Epilogue::Residual(&residual[image * m * n..][..m * n]),
+            other => other,
         };
-        let finish = Finish {
-            bias,
-            residual,
-            relu6,
-        };
-        tiled::product(out, &packed, x, finish, [m, n, k]);
+        tiled::product(out, &packed, x, bias, epilogue, [m, n, k]);
     }
     output
 }
@@ -108,12 +98,7 @@ fn product(
     input: &[f32],
     weight: &[f32],
     bias: &[f32],
-    &Pointwise {
-        batch,
-        channels_in: k,
-        channels_out: m,
-        pixels: n,
-    }: &Pointwise,
+    [batch, m, n, k]: [usize; 4],
     epilogue: Epilogue<'_>,
 ) -> Vec<f32> {
     let mut output = Vec::with_capacity(batch * m * n);

@@ -16,6 +16,7 @@
 #![allow(clippy::inline_always)] // as in `lanes`: measured
 
 use crate::lanes::{self, Lanes};
+use crate::pointwise::Epilogue;
 
 // The tile: as many accumulators as V8 keeps in x86-64's sixteen vector registers with the
 // operands beside them, measured in Chromium over MobileNetV2's 1×1 shapes (scratch benchmark,
@@ -55,18 +56,8 @@ pub fn pack(weight: &[f32], m: usize, k: usize) -> Vec<[f32; ROWS]> {
     packed
 }
 
-/// What is added to the product before it is stored, and whether ReLU6 follows.
-#[derive(Debug, Clone, Copy)]
-pub struct Finish<'a> {
-    /// `[m]`.
-    pub bias: &'a [f32],
-    /// `[m, n]`, or none.
-    pub residual: Option<&'a [f32]>,
-    /// Clamp to `[0, 6]`.
-    pub relu6: bool,
-}
-
-/// `out[m, n] = finish(W · X)` for one image: `packed` from [`pack`], `x` `[k, n]`.
+/// `out[m, n] = W · X + bias`, then the `epilogue`, for one image: `packed` from [`pack`], `x`
+/// `[k, n]`, `bias` `[m]`, the epilogue's residual (if any) `[m, n]`.
 ///
 /// # Panics
 /// When a slice's length does not match `m`, `n` and `k`.
@@ -78,12 +69,16 @@ pub fn product(
     out: &mut [f32],
     packed: &[[f32; ROWS]],
     x: &[f32],
-    finish: Finish<'_>,
+    bias: &[f32],
+    epilogue: Epilogue<'_>,
     [m, n, k]: [usize; 3],
 ) {
     let tiles = m.div_ceil(ROWS);
     assert!(out.len() == m * n && x.len() == k * n && packed.len() == tiles * k);
-    assert!(finish.bias.len() == m && finish.residual.is_none_or(|r| r.len() == m * n));
+    assert_eq!(bias.len(), m, "tiled::product: bias length");
+    if let Epilogue::Residual(residual) = epilogue {
+        assert_eq!(residual.len(), m * n, "tiled::product: residual length");
+    }
     if n == 0 || m == 0 {
         return;
     }
@@ -91,8 +86,8 @@ pub fn product(
         // No input channels: the bias alone (the general path below needs a row per channel).
         for (o, row) in out.chunks_exact_mut(n).enumerate() {
             for (p, v) in row.iter_mut().enumerate() {
-                let sum = finish.bias[o] + finish.residual.map_or(0.0, |r| r[o * n + p]);
-                *v = if finish.relu6 {
+                let sum = bias[o] + residual(epilogue).map_or(0.0, |r| r[o * n + p]);
+                *v = if matches!(epilogue, Epilogue::Relu6) {
                     sum.clamp(0.0, 6.0)
                 } else {
                     sum
@@ -101,6 +96,7 @@ pub fn product(
         }
         return;
     }
+    let relu6 = matches!(epilogue, Epilogue::Relu6);
     let tiles_per_block = (BLOCK / (k * ROWS)).max(1);
     let full = n - n % COLS;
     // The last pixels, fewer than a tile, zero-padded to one.
@@ -114,21 +110,36 @@ pub fn product(
         for p in (0..full).step_by(COLS) {
             for tile in block.clone() {
                 let rows = x.chunks_exact(n).map(|row| cols(&row[p..]));
-                let acc = accumulate(&packed[tile * k..][..k], rows, start(tile, p, n, finish));
-                store(out, tile, p, n, acc, finish, COLS);
+                let acc = accumulate(
+                    &packed[tile * k..][..k],
+                    rows,
+                    start(tile, p, n, bias, epilogue),
+                );
+                store(out, tile, p, n, acc, relu6, COLS);
             }
         }
         if full < n {
             for tile in block {
                 let rows = panel.chunks_exact(COLS).map(cols);
-                let acc = accumulate(&packed[tile * k..][..k], rows, start(tile, full, n, finish));
-                store(out, tile, full, n, acc, finish, n - full);
+                let acc = accumulate(
+                    &packed[tile * k..][..k],
+                    rows,
+                    start(tile, full, n, bias, epilogue),
+                );
+                store(out, tile, full, n, acc, relu6, n - full);
             }
         }
     }
 }
 
 type Tile = [[Lanes; VECS]; ROWS];
+
+fn residual(epilogue: Epilogue<'_>) -> Option<&[f32]> {
+    match epilogue {
+        Epilogue::Residual(residual) => Some(residual),
+        Epilogue::Relu6 | Epilogue::Bias => None,
+    }
+}
 
 #[inline(always)]
 fn cols(row: &[f32]) -> &[f32; COLS] {
@@ -145,19 +156,19 @@ fn quarters(values: &[f32; COLS]) -> [&[f32; 4]; VECS] {
 
 /// The accumulators' start: the bias, plus the residual where there is one.
 #[inline(always)]
-fn start(tile: usize, p: usize, n: usize, finish: Finish<'_>) -> Tile {
+fn start(tile: usize, p: usize, n: usize, bias: &[f32], epilogue: Epilogue<'_>) -> Tile {
     std::array::from_fn(|r| {
         let o = tile * ROWS + r;
-        let bias = lanes::splat(finish.bias.get(o).copied().unwrap_or(0.0));
-        match finish.residual {
-            Some(residual) if o < finish.bias.len() => {
+        let bias_lanes = lanes::splat(bias.get(o).copied().unwrap_or(0.0));
+        match residual(epilogue) {
+            Some(residual) if o < bias.len() => {
                 let mut values = [0.0; COLS];
                 let row = &residual[o * n + p..(o + 1) * n];
                 let count = row.len().min(COLS);
                 values[..count].copy_from_slice(&row[..count]);
-                quarters(&values).map(|h| lanes::add(bias, lanes::load(h)))
+                quarters(&values).map(|h| lanes::add(bias_lanes, lanes::load(h)))
             }
-            _ => [bias; VECS],
+            _ => [bias_lanes; VECS],
         }
     })
 }
@@ -183,23 +194,15 @@ fn accumulate<'a>(
 
 /// Writes the tile's first `count` pixels of each real output channel, clamped if asked.
 #[inline(always)]
-fn store(
-    out: &mut [f32],
-    tile: usize,
-    p: usize,
-    n: usize,
-    acc: Tile,
-    finish: Finish<'_>,
-    count: usize,
-) {
+fn store(out: &mut [f32], tile: usize, p: usize, n: usize, acc: Tile, relu6: bool, count: usize) {
     let (zero, six) = (lanes::splat(0.0), lanes::splat(6.0));
-    let m = finish.bias.len();
+    let m = out.len() / n;
     for (r, acc) in acc.into_iter().enumerate() {
         let o = tile * ROWS + r;
         if o >= m {
             break;
         }
-        let acc = if finish.relu6 {
+        let acc = if relu6 {
             acc.map(|a| lanes::clamp(a, zero, six))
         } else {
             acc
@@ -227,8 +230,8 @@ mod tests {
 
     #[test]
     fn every_tile_edge_and_epilogue_matches_the_definition() {
-        // Channel counts around the tile's six, pixel counts around its eight, a product long
-        // enough to need two blocks, and no input channels at all.
+        // Channel counts around the tile's rows (3 or 4), pixel counts around its columns (8 or
+        // 12), a product long enough to need two blocks, and no input channels at all.
         for [m, n, k] in [
             [1, 1, 1],
             [6, 8, 3],
@@ -243,14 +246,15 @@ mod tests {
             let bias = values(m, 3, 2.0);
             let residual = values(m * n, 4, 3.0);
             let packed = pack(&weight, m, k);
-            for (relu6, residual) in [(true, None), (false, Some(&residual[..])), (false, None)] {
-                let finish = Finish {
-                    bias: &bias,
-                    residual,
-                    relu6,
-                };
+            for epilogue in [
+                Epilogue::Relu6,
+                Epilogue::Residual(&residual),
+                Epilogue::Bias,
+            ] {
+                let relu6 = matches!(epilogue, Epilogue::Relu6);
+                let residual = super::residual(epilogue);
                 let mut out = vec![f32::NAN; m * n];
-                product(&mut out, &packed, &x, finish, [m, n, k]);
+                product(&mut out, &packed, &x, &bias, epilogue, [m, n, k]);
                 for o in 0..m {
                     for p in 0..n {
                         let mut sum = bias[o] + residual.map_or(0.0, |r| r[o * n + p]);

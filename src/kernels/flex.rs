@@ -10,7 +10,7 @@ use burn::tensor::{DType, TensorData};
 use super::{
     MobileNetOps, Route, composed_conv2d_bias, composed_conv2d_relu6, composed_conv2d_residual,
 };
-use onesheet_kernels::{Epilogue, conv3x3_relu6, pointwise};
+use onesheet_kernels::{Epilogue, Pointwise, conv3x3_relu6, pointwise};
 
 impl MobileNetOps for Flex {
     fn conv2d_relu6(
@@ -22,12 +22,14 @@ impl MobileNetOps for Flex {
         let Some((route, out_dims)) = route(&x, &weight, &bias, &options) else {
             return composed_conv2d_relu6::<Self>(x, weight, bias, options);
         };
-        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
-        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let out = match route {
-            Route::Conv3x3(shape) => conv3x3_relu6(x, weight, bias, &shape),
-            Route::Pointwise(shape) => pointwise(x, weight, bias, &shape, Epilogue::Relu6),
+        let shape = match route {
+            Route::Pointwise(shape) => {
+                return pointwise_tensor([&x, &weight, &bias], &shape, Epilogue::Relu6, out_dims);
+            }
+            Route::Conv3x3(shape) => shape,
         };
+        let [x, weight, bias] = [&x, &weight, &bias].map(contiguous);
+        let out = conv3x3_relu6(values(&x), values(&weight), values(&bias), &shape);
         tensor(out, out_dims)
     }
 
@@ -49,16 +51,9 @@ impl MobileNetOps for Flex {
         let Some((shape, out_dims)) = routed else {
             return composed_conv2d_residual::<Self>(x, weight, bias, residual, options);
         };
-        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
         let residual = contiguous(&residual);
-        let out = pointwise(
-            values(&x),
-            values(&weight),
-            values(&bias),
-            &shape,
-            Epilogue::Residual(values(&residual)),
-        );
-        tensor(out, out_dims)
+        let epilogue = Epilogue::Residual(values(&residual));
+        pointwise_tensor([&x, &weight, &bias], &shape, epilogue, out_dims)
     }
 
     fn conv2d_bias(
@@ -70,15 +65,7 @@ impl MobileNetOps for Flex {
         let Some((Route::Pointwise(shape), out_dims)) = route(&x, &weight, &bias, &options) else {
             return composed_conv2d_bias::<Self>(x, weight, bias, options);
         };
-        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
-        let out = pointwise(
-            values(&x),
-            values(&weight),
-            values(&bias),
-            &shape,
-            Epilogue::Bias,
-        );
-        tensor(out, out_dims)
+        pointwise_tensor([&x, &weight, &bias], &shape, Epilogue::Bias, out_dims)
     }
 }
 
@@ -101,6 +88,18 @@ fn route(
     let route = Route::of(x_dims, w_dims, options)?;
     let out_dims = route.output_dims(x_dims);
     Some((route, out_dims))
+}
+
+/// The 1×1 kernel on `[x, weight, bias]`, as a tensor of `out_dims`.
+fn pointwise_tensor(
+    operands: [&FlexTensor; 3],
+    shape: &Pointwise,
+    epilogue: Epilogue<'_>,
+    out_dims: [usize; 4],
+) -> FlexTensor {
+    let [x, weight, bias] = operands.map(contiguous);
+    let out = pointwise(values(&x), values(&weight), values(&bias), shape, epilogue);
+    tensor(out, out_dims)
 }
 
 /// `x` itself where its values already lie in order, else a contiguous copy.

@@ -99,46 +99,50 @@ where
 
 /// `relu6(conv(x))` for a convolution with a bias (one without runs burn's path).
 pub fn conv2d_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let Some(bias) = &conv.bias else {
+    let Some((weight, bias, options)) = fused_operands(conv, x.dims()) else {
         let y = burn::tensor::activation::relu(conv.forward(x));
         return y.clamp_max(6.0);
     };
-    let options = conv_options(conv, x.dims());
+    let x = x.into_dispatch();
     Tensor::from_dispatch(<Dispatch as MobileNetOps>::conv2d_relu6(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        bias.val().into_dispatch(),
-        options,
+        x, weight, bias, options,
     ))
 }
 
 /// `conv(x) + residual` for a convolution with a bias (one without runs burn's path).
 pub fn conv2d_residual(x: Tensor<4>, conv: &Conv2d, residual: Tensor<4>) -> Tensor<4> {
-    let Some(bias) = &conv.bias else {
+    let Some((weight, bias, options)) = fused_operands(conv, x.dims()) else {
         return conv.forward(x) + residual;
     };
-    let options = conv_options(conv, x.dims());
+    let (x, residual) = (x.into_dispatch(), residual.into_dispatch());
     Tensor::from_dispatch(<Dispatch as MobileNetOps>::conv2d_residual(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        bias.val().into_dispatch(),
-        residual.into_dispatch(),
-        options,
+        x, weight, bias, residual, options,
     ))
 }
 
 /// `conv(x)`, as `conv.forward(x)` (one without a bias runs burn's path): the 1×1 projections
 /// of the blocks without a residual, which the CPU kernels finish with their bias.
 pub fn conv2d_bias(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let Some(bias) = &conv.bias else {
+    let Some((weight, bias, options)) = fused_operands(conv, x.dims()) else {
         return conv.forward(x);
     };
-    let options = conv_options(conv, x.dims());
+    let x = x.into_dispatch();
     Tensor::from_dispatch(<Dispatch as MobileNetOps>::conv2d_bias(
-        x.into_dispatch(),
+        x, weight, bias, options,
+    ))
+}
+
+/// `conv`'s weight and bias for a fused operation, and the options `conv.forward` would use on
+/// an input of `dims`; `None` for a convolution without a bias (which runs burn's path).
+fn fused_operands(
+    conv: &Conv2d,
+    dims: [usize; 4],
+) -> Option<(FloatTensor<Dispatch>, FloatTensor<Dispatch>, ConvOptions<2>)> {
+    let bias = conv.bias.as_ref()?.val().into_dispatch();
+    Some((
         conv.weight.val().into_dispatch(),
-        bias.val().into_dispatch(),
-        options,
+        bias,
+        conv_options(conv, dims),
     ))
 }
 

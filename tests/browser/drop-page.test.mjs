@@ -409,18 +409,9 @@ describe('CPU backend', () => {
   });
 
   test('a Rust panic is reported and the page keeps working', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    // The probe keeps every announcement (they are transient: aria-live).
+    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
     await waitReady(page);
-    // Announcements are transient (aria-live): keep every one. Each is a new text node (set as
-    // `textContent`), read from the mutation record: the status itself may have moved on by the
-    // time the observer runs (a fast restart announces "Ready" and the result in one task).
-    await page.evaluate(() => {
-      const status = document.getElementById('status');
-      window.announced = [];
-      new MutationObserver((records) => {
-        for (const record of records) for (const node of record.addedNodes) window.announced.push(node.textContent);
-      }).observe(status, { childList: true });
-    });
     const crash = page.evaluate(() =>
       globalThis.onesheetClient.panicForTesting().then(
         () => 'resolved',
@@ -433,7 +424,7 @@ describe('CPU backend', () => {
     assert.equal(outcome.name, 'ModelCrashedError');
     assert.match(outcome.message, /deliberate panic/);
     await waitCards(page, 1);
-    const announced = await page.evaluate(() => window.announced);
+    const announced = await page.evaluate(() => window.probe.announced);
     // The crash hit the first worker (its replacement reloads, then "Ready") or another one
     // of the pool (the rest carried on): either way it is said.
     const said = /restarted after a crash \(Rust panic: .*deliberate panic.*\)(\. Ready|; the other workers carried on)/;

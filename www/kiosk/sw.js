@@ -22,6 +22,7 @@ const FILES = [
   '../lib/thumbnail.js',
   '../lib/explain.js',
   '../lib/similar.js',
+  '../lib/simd.js',
   '../pkg/onesheet.js',
   '../pkg/onesheet_bg.wasm',
   // Both compilations of the CPU build: the kiosk's browser loads one, by what it runs.

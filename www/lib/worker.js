@@ -13,25 +13,13 @@
 // Two builds of the same crate: `pkg/` runs the CPU only (a fraction of the download), and
 // `pkg-webgpu/` runs WebGPU and the CPU. A worker imports the WebGPU build only when the page
 // asks for WebGPU, or asks for `auto` where the browser offers a WebGPU adapter; everyone else
-// never downloads it. The CPU build comes in two compilations with one JavaScript glue:
-// `onesheet_bg.wasm` (SIMD128) and, beside it, `onesheet_relaxed_bg.wasm` (SIMD128 and relaxed
-// SIMD, whose fused multiply-adds make the model about a fifth faster); a worker downloads only
+// never downloads it. Of the CPU build's two compilations (simd.js), a worker downloads only
 // the one its browser runs.
 import { allowedUrl, shorten } from './client.js';
+import { RELAXED_SIMD, relaxedSibling } from './simd.js';
 
 /** Each build's JavaScript, beside this worker; its wasm comes from the load request's URL. */
 const GLUE = { cpu: '../pkg/onesheet.js', webgpu: '../pkg-webgpu/onesheet.js' };
-
-/**
- * Whether this browser runs WebAssembly's relaxed SIMD (Chromium since 114): a module
- * returning `i8x16.relaxed_swizzle` of two splats validates.
- */
-const RELAXED_SIMD = WebAssembly.validate(
-  new Uint8Array([
-    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253,
-    15, 253, 128, 2, 11,
-  ]),
-);
 
 const CACHE = 'onesheet-v2';
 /** Caches of earlier versions (v1 stored any URL, of any size): deleted on first use. */
@@ -294,14 +282,6 @@ async function instantiateFrom(glue, url, allowCrossOrigin) {
   post({ type: 'status', phase: 'compiling' });
   await wasm.default({ module_or_path: fetched.module ?? fetched.response ?? fetched.bytes });
   return { wasm, downloaded: fetched.info };
-}
-
-/** The relaxed-SIMD compilation beside the CPU build at `url`, or null when it is not named as built. */
-function relaxedSibling(url) {
-  const sibling = new URL(url);
-  if (!sibling.pathname.endsWith('/onesheet_bg.wasm')) return null;
-  sibling.pathname = sibling.pathname.replace(/onesheet_bg\.wasm$/, 'onesheet_relaxed_bg.wasm');
-  return sibling.href;
 }
 
 /**
