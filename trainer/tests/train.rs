@@ -107,8 +107,8 @@ fn train(data: &Path, work: &Path, out: &Path, extra: &[&str]) -> Output {
         .args(extra))
 }
 
-/// Every stage, a few epochs each.
-const STAGES: [&str; 8] = [
+/// Every stage, a few epochs each; the fine-tuning stage from block 14 on.
+const STAGES: [&str; 10] = [
     "--stage",
     "full",
     "--head-epochs",
@@ -117,6 +117,8 @@ const STAGES: [&str; 8] = [
     "2",
     "--full-epochs",
     "2",
+    "--full-from-block",
+    "14",
 ];
 
 #[test]
@@ -187,6 +189,7 @@ fn trains_evaluates_and_classifies() {
         "head:",
         "top:",
         "full:",
+        "blocks 14–16 and the last 1×1 conv trained (stem and blocks 0–13 frozen)",
         "dropout 0.6",
         "release year",
         "seed 42",
@@ -207,6 +210,45 @@ fn trains_evaluates_and_classifies() {
             .thresholds()
             .iter()
             .all(|t| (0.0..=1.0).contains(t))
+    );
+
+    // The levers: other poolings of the feature map and the year's two uses, measured with the
+    // year too where they read it; a second run of some levers keeps the others' results, and
+    // the ones the training run wrote.
+    let levers = |only: &str| {
+        run(onesheet()
+            .arg("levers")
+            .arg("--data")
+            .arg(&data)
+            .arg("--work")
+            .arg(&work)
+            .args(["--size", "64x96", "--batch", "8", "--only", only]))
+    };
+    assert!(levers("MLP 128").status.success(), "levers failed");
+    assert!(levers("GeM").status.success(), "levers failed");
+    let results: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(work.join("levers.json")).expect("levers.json"))
+            .expect("levers JSON");
+    let names: Vec<&str> = results.iter().filter_map(|r| r["name"].as_str()).collect();
+    // Seven levers, and the training run's own fine-tuning stage.
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names[0], "fine-tuning stage `full` (+ the year's prior)");
+    for result in &results {
+        let name = result["name"].as_str().unwrap_or_default();
+        let auc = result["vintage_macro_auc"].as_f64().expect("an AUC");
+        assert!((0.0..=1.0).contains(&auc), "{result}");
+        let with_year = result["vintage_macro_auc_with_year"].as_f64();
+        assert_eq!(
+            with_year.is_some(),
+            name.contains("year") || name.contains("decade"),
+            "{result}"
+        );
+    }
+    assert!(
+        results.iter().any(|r| r["inputs"]
+            .as_str()
+            .is_some_and(|i| i.contains("decade one-hot (11)"))),
+        "{results:?}"
     );
 
     let report = dir.path().join("REPORT.md");
@@ -237,6 +279,10 @@ fn trains_evaluates_and_classifies() {
         "+ logistic regression",
         "+ random forest",
         "small CNN from scratch",
+        "## What we tried",
+        "mean + max pooling",
+        "macro ROC-AUC given the year",
+        "this bundle's run had it (stage `top`",
     ] {
         assert!(text.contains(needle), "report lacks {needle}:\n{text}");
     }

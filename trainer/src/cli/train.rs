@@ -28,12 +28,20 @@ pub struct Args {
     /// Most epochs of the head stage.
     #[arg(long, default_value_t = 40)]
     head_epochs: usize,
-    /// Most epochs of the top-blocks stage.
+    /// Most epochs of the top-blocks stage (0 skips it: a fine-tuning stage then starts from
+    /// the head).
     #[arg(long, default_value_t = 8)]
     top_epochs: usize,
     /// Most epochs of the full fine-tuning stage.
     #[arg(long, default_value_t = 10)]
     full_epochs: usize,
+    /// The fine-tuning stage trains the inverted-residual blocks from this one on (0–16), the
+    /// last convolution and the head; 0 trains the whole network.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=16))]
+    full_from_block: u8,
+    /// Peak learning rate of the fine-tuning stage (cosine-annealed).
+    #[arg(long, default_value_t = 5e-5)]
+    full_learning_rate: f64,
     /// Dropout before each of the genre head's layers.
     #[arg(long, default_value_t = 0.6)]
     dropout: f64,
@@ -58,7 +66,8 @@ enum StageArg {
     Head,
     /// Stage 3: then the last block, last convolution and head on cached activations.
     Top,
-    /// Stage 4: then the whole network on augmented images (meant for a GPU: `--backend webgpu`).
+    /// Stage 4: then the network from `--full-from-block` on, on augmented images (the whole
+    /// network is meant for a GPU: `--backend webgpu`).
     Full,
 }
 
@@ -76,6 +85,8 @@ pub fn run(args: Args) -> Result<()> {
         head_epochs: args.head_epochs,
         top_epochs: args.top_epochs,
         full_epochs: args.full_epochs,
+        full_from_block: usize::from(args.full_from_block),
+        full_learning_rate: args.full_learning_rate,
         dropout: args.dropout,
         head_hidden: (args.head_hidden > 0).then_some(args.head_hidden),
         backend: args.backend,

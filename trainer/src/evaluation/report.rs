@@ -368,12 +368,17 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
         writeln!(
             md,
             "| lever | inputs | settings | 1980–2015 macro ROC-AUC | micro F1 | pre-1980 macro \
-             ROC-AUC | micro F1 | train s |\n|---|---|---|---:|---:|---:|---:|---:|"
+             ROC-AUC | micro F1 | macro ROC-AUC given the year, 1980–2015 / pre-1980 | train s \
+             |\n|---|---|---|---:|---:|---:|---:|---:|---:|"
         )?;
         for l in levers {
+            let with_year = match (l.posters_macro_auc_with_year, l.vintage_macro_auc_with_year) {
+                (Some(posters), Some(vintage)) => format!("{posters:.4} / {vintage:.4}"),
+                _ => "–".into(),
+            };
             writeln!(
                 md,
-                "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.0} |",
+                "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {with_year} | {:.0} |",
                 l.name,
                 l.inputs,
                 l.settings,
@@ -384,13 +389,25 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
                 l.seconds
             )?;
         }
-        writeln!(
-            md,
-            "\nNot re-run here: fine-tuning the last inverted-residual block from cached \
-             activations (`onesheet train --stage top`, about 30 minutes an epoch on this \
-             machine). The bundle shipped before this one had it; its test figures are in the \
-             model card's history.\n"
-        )?;
+        let fine_tuned = evaluated
+            .run
+            .as_ref()
+            .and_then(|run| run.stages.iter().find(|s| s.name != "head"));
+        match fine_tuned {
+            Some(stage) => writeln!(
+                md,
+                "\nFine-tuning the backbone is not a row here (it trains on images or cached \
+                 activations, not on the pooled features): this bundle's run had it (stage \
+                 `{}`, under Training below), so the summary's figures are its effect.\n",
+                stage.name
+            )?,
+            None => writeln!(
+                md,
+                "\nFine-tuning the backbone is not a row here (it trains on images or cached \
+                 activations, not on the pooled features), and this bundle's run had none \
+                 (`onesheet train --stage top` or `--stage full`).\n"
+            )?,
+        }
     }
     if let Some(search) = &evaluated.search {
         writeln!(

@@ -12,7 +12,7 @@ use burn::nn::DropoutConfig;
 use burn::tensor::{Tensor, activation};
 use onesheet::bundle::{Bundle, Manifest, Precision, Provenance};
 use onesheet::inference::read_rows_sync;
-use onesheet::model::GenreClassifier;
+use onesheet::model::{GenreClassifier, MobileNetV2};
 use onesheet::preprocess::InputSpec;
 use onesheet::pretrained;
 use onesheet::{Backend, Year};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{self, Dataset, Labels};
 use crate::evaluation::metrics::Summary;
 use crate::features::{self, CacheSpec, Features};
-use crate::levers::Inputs;
+use crate::levers::{self, Inputs};
 use crate::split::{FRACTIONS, Part, Split};
 use crate::thresholds::{decisions_of, tune_thresholds};
 use crate::training::examples::{Examples, FeatureSource, Input, positive_weights};
@@ -40,7 +40,8 @@ pub enum Stage {
     Head,
     /// Stage 3: then the last block, last convolution and head on cached activations.
     Top,
-    /// Stage 4: then the whole network on augmented images (meant for a GPU).
+    /// Stage 4: then the network from [`TrainConfig::full_from_block`] on, on augmented images
+    /// (the whole network is meant for a GPU).
     Full,
 }
 
@@ -79,6 +80,11 @@ pub struct TrainConfig {
     pub top_epochs: usize,
     /// Most epochs of the full fine-tuning stage.
     pub full_epochs: usize,
+    /// The fine-tuning stage trains the blocks from this one on (and the last convolution and
+    /// the head); the stem and the blocks before it stay as pretrained. 0: the whole network.
+    pub full_from_block: usize,
+    /// Peak learning rate of the fine-tuning stage.
+    pub full_learning_rate: f64,
     /// Dropout before each of the genre head's layers.
     pub dropout: f64,
     /// Width of the genre head's hidden layer (none: a linear head).
@@ -299,10 +305,13 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         .with_dropout(args.dropout)
         .with_seed(seed);
     let full_config = StageConfig::new()
-        .with_data(after_head)
+        .with_data(format!(
+            "{after_head}, trained from block {}",
+            args.full_from_block
+        ))
         .with_epochs(args.full_epochs)
         .with_batch_size(32)
-        .with_learning_rate(5e-5)
+        .with_learning_rate(args.full_learning_rate)
         .with_weight_decay(5e-2)
         .with_patience(2)
         .with_dropout(args.dropout)
@@ -311,7 +320,7 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
     // the year prior fitted on the latter).
     let mut valid_scores = scores_of::<_, 2>(&head, pooled(&valid).as_ref(), &plain)?;
     let mut train_scores = scores_of::<_, 2>(&head, pooled(&train_once).as_ref(), &plain)?;
-    if args.stage >= Stage::Top {
+    if args.stage >= Stage::Top && args.top_epochs > 0 {
         // `train()`: parameters that came out of an earlier stage's `valid()` track no grads.
         let top = TopModel::new(&backbone, genre_head.clone())
             .train()
@@ -346,13 +355,13 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
         };
         let full = FullModel {
             model: GenreClassifier {
-                backbone: backbone.clone(),
+                backbone: frozen_below(backbone.clone(), args.full_from_block),
                 head: genre_head.clone(),
             },
         }
         .train()
         .fork(&device);
-        let full = fit::<_, 4>(
+        let mut full = fit::<_, 4>(
             full,
             &work.join("full"),
             &images(&train_rows),
@@ -362,6 +371,11 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
             None,
         )?;
         eprintln!("full fine-tuning: best epoch {}", full.log.best_epoch);
+        full.log.settings = format!(
+            "{}, {}",
+            trained_blocks(args.full_from_block),
+            full.log.settings
+        );
         stages.push(full.log);
         let model = full.model.valid();
         valid_scores = scores_of::<_, 4>(&model, images(&valid_rows).as_ref(), &plain)?;
@@ -400,6 +414,7 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
             years: &valid_years,
         },
     );
+    let mut valid_scores_with_year = None;
     let validation_with_year = fitted.as_ref().map(|(prior, fit)| {
         let scores = year_prior::applied(
             prior,
@@ -425,8 +440,29 @@ pub fn train(args: &TrainConfig) -> Result<RunLog> {
             fit.valid_loss_with,
             fit.valid_loss_without
         );
+        valid_scores_with_year = Some(scores);
         summary
     });
+    // A fine-tuning stage is a lever too: its validation figures join `onesheet levers`'
+    // table, beside the heads on frozen features it is compared with.
+    if let Some(stage) = stages.iter().rev().find(|s| s.name != "head") {
+        let mut row = levers::validation_figures(&prepared, &valid_scores, &valid_labels);
+        if let Some(with_year) = &valid_scores_with_year {
+            let with = levers::validation_figures(&prepared, with_year, &valid_labels);
+            row.posters_macro_auc_with_year = Some(with.posters_macro_auc);
+            row.vintage_macro_auc_with_year = Some(with.vintage_macro_auc);
+        }
+        row.name = format!("fine-tuning stage `{}` (+ the year's prior)", stage.name);
+        row.inputs = if stage.name == "top" {
+            "cached activations entering block 16".into()
+        } else {
+            "poster images, augmented".into()
+        };
+        row.settings.clone_from(&stage.settings);
+        row.seconds = stages.iter().filter_map(|s| s.seconds).sum();
+        row.best_epochs = vec![stage.best_epoch];
+        levers::save(&work.join("levers.json"), row)?;
+    }
 
     let flex = burn::tensor::Device::flex();
     let model = GenreClassifier {
@@ -529,6 +565,36 @@ fn head_recipe(args: &TrainConfig) -> ProbeConfig {
     }
 }
 
+/// `backbone` with its stem and the blocks before `from` frozen: the fine-tuning stage leaves
+/// them as pretrained, and autodiff keeps no graph for them, so a step costs their forward
+/// pass only.
+fn frozen_below(mut backbone: MobileNetV2, from: usize) -> MobileNetV2 {
+    if from == 0 {
+        return backbone;
+    }
+    backbone.stem = backbone.stem.freeze();
+    backbone.blocks = backbone
+        .blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, block)| if i < from { block.freeze() } else { block })
+        .collect();
+    backbone
+}
+
+/// Which part of the backbone the fine-tuning stage trained, in words.
+fn trained_blocks(from: usize) -> String {
+    if from == 0 {
+        "whole network trained".into()
+    } else {
+        format!(
+            "inverted-residual blocks {from}–16 and the last 1×1 conv trained (stem and blocks \
+             0–{} frozen)",
+            from - 1
+        )
+    }
+}
+
 /// What each stage did, in the words of the bundle's provenance.
 fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog], year: Option<&YearFit>) -> String {
     let mut recipe = format!(
@@ -547,8 +613,8 @@ fn recipe(size: (u32, u32), seed: u64, stages: &[StageLog], year: Option<&YearFi
                  masked BCE with √(neg/pos) positive weights"
             }
             _ => {
-                "whole network on images with random mirror and crop, masked BCE with \
-                 √(neg/pos) positive weights"
+                "fine-tuning on images with random mirror, crop (80–100% of each side), \
+                 brightness and saturation (±10%), masked BCE with √(neg/pos) positive weights"
             }
         };
         let _ = write!(
