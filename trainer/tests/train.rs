@@ -282,7 +282,7 @@ fn trains_evaluates_and_classifies() {
         "## What we tried",
         "mean + max pooling",
         "macro ROC-AUC given the year",
-        "this bundle's run had it (stage `top`",
+        "This bundle's run fine-tuned the backbone (stage `top`",
     ] {
         assert!(text.contains(needle), "report lacks {needle}:\n{text}");
     }

@@ -140,7 +140,10 @@ mod tests {
         for seed in 0..20 {
             let mut input = original.clone();
             jitter(&mut input, &spec, &mut StdRng::seed_from_u64(seed));
-            assert!(input.data.iter().all(|v| (-1.0..=1.0).contains(v)), "{input:?}");
+            assert!(
+                input.data.iter().all(|v| (-1.0..=1.0).contains(v)),
+                "{input:?}"
+            );
             // Gray stays gray: saturation has nothing to move, brightness moves all alike.
             let gray = [input.data[0], input.data[2], input.data[4]];
             assert!(gray.iter().all(|v| (v - gray[0]).abs() < 1e-6), "{gray:?}");
