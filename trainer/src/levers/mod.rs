@@ -331,7 +331,7 @@ pub fn standard() -> Vec<Lever> {
         Lever {
             year: YearUse::Prior,
             ..lever(
-                "MLP 128 + the year's prior (shipped)",
+                "MLP 128 + the year's prior (the shipped head before fine-tuning)",
                 Inputs::EMBEDDING,
                 mlp(128, 0.6),
             )
