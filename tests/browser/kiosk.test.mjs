@@ -116,6 +116,26 @@ describe('the gallery kiosk', () => {
     await context.close();
   });
 
+  test('a release year typed in the box refines the scores as `onesheet classify --year` does', async () => {
+    const { context, page } = await open('?idle=600');
+    await page.click('#start');
+    await page.evaluate(() => window.onesheetClient.ready);
+    const name = basename(SAMPLES[0]);
+    const plain = classifyNatively([SAMPLES[0]], SHIPPED_MODEL)[name];
+    const dated = classifyNatively([SAMPLES[0]], SHIPPED_MODEL, ['--year', '1958'])[name];
+    assert.ok(scoreGap(dated, plain) > 1e-3, 'the year moved no score');
+
+    await page.fill('#year', '1958');
+    await page.locator('[data-sample]').first().click();
+    const event = await nthEvent(page, 1);
+    assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+    const gap = scoreGap(event.detail, dated);
+    console.log(`${name}, year 1958: max |kiosk − CLI| = ${gap.toExponential(2)}`);
+    assert.ok(gap <= TOLERANCE, `scores differ by ${gap}`);
+    assert.deepEqual(event.detail.genres, dated.genres);
+    await context.close();
+  });
+
   test('the idle reset returns to the attract screen', async () => {
     const { context, page } = await open('?idle=2');
     await page.click('#start');
