@@ -156,8 +156,9 @@ pub fn write(evaluated: &Evaluated, path: &Path) -> Result<()> {
     // downloaded), so the report names what its rows stand in for.
     writeln!(
         md,
-        "\nThe seed projects' systems on \"frozen features\" read this bundle's backbone \
-         (MobileNetV2's 1280 pooled features) where seed 001 used ResNet50's 2048. Not \
+        "\nThe seed projects' systems on \"frozen features\" read the pretrained \
+         MobileNetV2's 1280 pooled features (the feature cache, before any fine-tuning) where \
+         seed 001 used ResNet50's 2048. Not \
          reproduced, for want of ResNet or Inception weights on this machine: seed 000's \
          fine-tuned Inception-v3, seed 003's fine-tuned ResNet50 and seed 001's ResNet50 \
          features themselves; onesheet's own fine-tuning of MobileNetV2 is the closest \
