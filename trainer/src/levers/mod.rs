@@ -445,7 +445,6 @@ pub fn run(prepared: &Prepared, levers: &[Lever], out: &Path) -> Result<Vec<Leve
         if lever.year != YearUse::Ignored {
             let (posters, vintage) = with_year(
                 prepared,
-                lever,
                 &probe,
                 &rows(Part::Train, false, YearRows::With)?,
                 &rows(Part::Validation, false, YearRows::With)?,
@@ -471,7 +470,6 @@ pub fn run(prepared: &Prepared, levers: &[Lever], out: &Path) -> Result<Vec<Leve
 /// then applied to the validation posters' scores.
 fn with_year(
     prepared: &Prepared,
-    lever: &Lever,
     probe: &probe::Probe,
     train_once: &Rows,
     valid: &Rows,
@@ -501,8 +499,8 @@ fn with_year(
         Some((prior, _)) => year_prior::applied(&prior, &valid_part),
         None => valid_scores.clone(),
     };
-    let result = measure_scores(prepared, lever, &scores, valid, 0.0, Vec::new());
-    (result.posters_macro_auc, result.vintage_macro_auc)
+    let figures = validation_figures(prepared, &scores, &valid.labels);
+    (figures.posters_macro_auc, figures.vintage_macro_auc)
 }
 
 /// Trains `lever`'s probe on `train` and measures it on `valid` (the validation posters in

@@ -95,18 +95,18 @@ impl Source<4> for ImageSource {
                 let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let image = preprocess::decode(&bytes, &limits)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                match augment_seed {
-                    // Each poster's view depends on the epoch's seed and the poster alone.
-                    Some(seed) => {
-                        let mut rng = StdRng::seed_from_u64(seed ^ i as u64);
-                        let image = augment(image, &mut rng);
-                        let mut input =
-                            preprocess::prepare(&image, &self.spec).map_err(|e| e.to_string())?;
-                        jitter(&mut input, &self.spec, &mut rng);
-                        Ok(input)
-                    }
-                    None => preprocess::prepare(&image, &self.spec).map_err(|e| e.to_string()),
+                // Each poster's view depends on the epoch's seed and the poster alone.
+                let mut rng = augment_seed.map(|seed| StdRng::seed_from_u64(seed ^ i as u64));
+                let image = match &mut rng {
+                    Some(rng) => augment(image, rng),
+                    None => image,
+                };
+                let mut input =
+                    preprocess::prepare(&image, &self.spec).map_err(|e| e.to_string())?;
+                if let Some(rng) = &mut rng {
+                    jitter(&mut input, &self.spec, rng);
                 }
+                Ok(input)
             })
             .collect::<Result<Vec<ModelInput>, String>>()?;
         if inputs.is_empty() {

@@ -62,8 +62,8 @@ impl Logits<4> for TopModel {
     }
 }
 
-/// Stage 4: the network on (augmented) images, its lower blocks frozen or not. The backbone's batch norms are folded
-/// into its convolutions, so there are no statistics to freeze.
+/// Stage 4: the network on (augmented) images, its lower blocks frozen or not. The backbone's
+/// batch norms are folded into its convolutions, so there are no statistics to freeze.
 #[derive(Module, Debug)]
 pub struct FullModel {
     /// Backbone and head.
