@@ -1,4 +1,4 @@
-"""Builds what the peer runtimes run, from the pretrained MobileNetV2 in ../shared.
+"""Builds what the peer runtimes run: onesheet's own backbone, as its bundle ships it.
 
 Writes into the (gitignored) build directory:
 
@@ -8,12 +8,13 @@ Writes into the (gitignored) build directory:
 - ``mobilenet_v2_features.safetensors``: the backbone's tensors, f32, torchvision key layout
   (the 1001-class classifier dropped: no runtime here uses it, so no runtime ships it).
   TensorFlow.js builds its graph from this file in the browser (``page/tfjs.js``).
-- Their weights are the pretrained ones rounded to f16 precision (still stored as f32):
-  onesheet's shipped bundle stores exactly f16(pretrained), so the peers then compute
-  onesheet's function and the parity check tests the graphs, not the rounding (which alone
-  moves the features by a few 1e-3). Timing does not depend on the values, and neither do the
-  download sizes: the source weights were dequantized from uint8, so the exact f32 files
-  gzip to the same size (prepare.json records both).
+- Their weights are the backbone weights of onesheet's bundle (f16 values, stored as f32):
+  f16(pretrained) for the frozen blocks and the fine-tuned values for the blocks the trainer
+  fine-tuned, so the peers compute onesheet's function and the parity check tests the graphs,
+  not the weights. The graph itself is first checked against ../shared's reference features
+  with the exact pretrained f32 weights. Timing does not depend on the values, and neither do
+  the download sizes: the pretrained weights were dequantized from uint8, so the exact f32
+  files gzip to the same size (prepare.json records both).
 - ``input-WxH.f32``: one poster, resized (PIL bilinear) and normalised (x / 127.5 - 1), CHW,
   little-endian f32, for 224x224 and the bundle's own input size. Every runtime gets these
   exact bytes, so their outputs can be compared.
@@ -55,6 +56,35 @@ def folded(weights, conv, norm):
     if not (np.all(gamma == 1) and np.all(mean == 0) and np.allclose(var + EPS, 1, atol=1e-6)):
         sys.exit(f"{norm} is not an identity batch norm: these are not the weights onesheet expects")
     return weights[f"{conv}.weight"], weights[f"{norm}.bias"]
+
+
+def conv_norm_pairs(weights):
+    """Each torchvision (convolution, batch norm) pair and the bundle's name for the convolution."""
+    pairs = [("features.0.0", "features.0.1", "backbone.stem.conv")]
+    for i in range(1, LAST_BLOCK + 1):
+        p, block = f"features.{i}.conv", f"backbone.blocks.{i - 1}"
+        if weights[f"{p}.0.0.weight"].shape[1] != 1:
+            pairs += [(f"{p}.0.0", f"{p}.0.1", f"{block}.expand.conv"),
+                      (f"{p}.1.0", f"{p}.1.1", f"{block}.depthwise.conv"),
+                      (f"{p}.2", f"{p}.3", f"{block}.project")]
+        else:
+            pairs += [(f"{p}.0.0", f"{p}.0.1", f"{block}.depthwise.conv"),
+                      (f"{p}.1", f"{p}.2", f"{block}.project")]
+    return pairs + [("features.18.0", "features.18.1", "backbone.last.conv")]
+
+
+def bundle_backbone(bundle_path, pretrained):
+    """The bundle's backbone in torchvision's layout: its folded convolution weights and biases
+    (f16, widened to f32) in place of the pretrained ones, behind the same identity norms."""
+    bundle = load_file(bundle_path)
+    weights = {k: v for k, v in pretrained.items() if k.startswith("features.")}
+    for conv, norm, name in conv_norm_pairs(weights):
+        folded(weights, conv, norm)  # the identity check, before the norm's bias is replaced
+        for ours, theirs in ((f"{conv}.weight", f"{name}.weight"), (f"{norm}.bias", f"{name}.bias")):
+            if bundle[theirs].shape != weights[ours].shape:
+                sys.exit(f"{bundle_path}: {theirs} is {bundle[theirs].shape}, expected {weights[ours].shape}")
+            weights[ours] = bundle[theirs].astype(np.float32)
+    return weights
 
 
 def build_graph(weights, opset=17):
@@ -163,6 +193,7 @@ def main():
     for k in rounded:
         if "running_" in k or (k.endswith(".weight") and backbone[k].ndim == 1):
             rounded[k] = backbone[k]
+    shipped = bundle_backbone(args.bundle, pretrained)
 
     # The graph's own check, with the exact f32 weights, against the float64 NumPy reference
     # (which documents about 1e-4 relative error for a correct f32 implementation).
@@ -179,12 +210,12 @@ def main():
         sys.exit("the ONNX graph does not reproduce the reference features: refusing to benchmark it")
 
     onnx_path = os.path.join(args.out, "mobilenet_v2_features.onnx")
-    onnx.save(build_graph(rounded), onnx_path)
-    save_file(rounded, os.path.join(args.out, "mobilenet_v2_features.safetensors"))
+    onnx.save(build_graph(shipped), onnx_path)
+    save_file(shipped, os.path.join(args.out, "mobilenet_v2_features.safetensors"))
     # What a peer shipping the exact f32 weights would download, against what the bench serves.
     gzip_sizes = {
         "exact_f32_onnx": len(gzip.compress(exact, 9)),
-        "served_onnx": len(gzip.compress(build_graph(rounded).SerializeToString(), 9)),
+        "served_onnx": len(gzip.compress(build_graph(shipped).SerializeToString(), 9)),
     }
 
     inputs = {}
@@ -194,13 +225,13 @@ def main():
         x = poster_input(args.poster, width, height)
         x.astype("<f4").tofile(os.path.join(args.out, f"input-{width}x{height}.f32"))
         inputs[size] = {"file": f"input-{width}x{height}.f32"}
-    # How far f16 rounding of the weights moves the features (what onesheet's f16 bundle costs).
+    # How far f16 rounding of the pretrained weights moves the features (what f16 storage costs).
     probe = reference[sorted(k for k in reference if k.startswith("input."))[0]][None].astype(np.float32)
     f16_effect = relative(run(build_graph(rounded).SerializeToString(), probe), run(exact, probe))
 
     info = {
-        "weights": os.path.abspath(args.weights),
-        "weights_precision": "f16-rounded (as onesheet's bundle), stored f32",
+        "weights": os.path.abspath(args.bundle),
+        "weights_precision": "the bundle's backbone: f16 values, fine-tuned blocks included, stored f32",
         "gzip_bytes": gzip_sizes,
         "poster": os.path.abspath(args.poster),
         "inputs": inputs,

@@ -97,11 +97,12 @@ export function markdown(r) {
     lines.push('');
   }
   lines.push(
-    `Peers run ${r.prepared.weights_precision} weights, so their features can match onesheet's f16 bundle ` +
-      `(f16 rounding alone moves the features by ${sci(r.prepared.f16_rounding_effect_rel)} relative); ` +
-      `the ONNX graph reproduces ../shared's reference features to ${sci(r.prepared.reference_check_max_rel)} with the exact f32 weights. ` +
-      `The rounding does not flatter the peers' downloads: the exact f32 ONNX file gzips to ${mb(r.prepared.gzip_bytes?.exact_f32_onnx)} MB, the served one to ${mb(r.prepared.gzip_bytes?.served_onnx)} MB ` +
-      '(the pretrained weights were dequantized from uint8). onesheet ships its weights as f16 in its bundle, with its genre head.',
+    `Peers run onesheet's own backbone (${r.prepared.weights_precision}), so their features can match onesheet's; ` +
+      `the ONNX graph reproduces ../shared's reference features to ${sci(r.prepared.reference_check_max_rel)} with the exact pretrained f32 weights ` +
+      `(f16 rounding of those alone moves the features by ${sci(r.prepared.f16_rounding_effect_rel)} relative). ` +
+      `The peers' download columns count the served files, f32: the served ONNX file gzips to ${mb(r.prepared.gzip_bytes?.served_onnx)} MB, ` +
+      `the exact pretrained one to ${mb(r.prepared.gzip_bytes?.exact_f32_onnx)} MB (those weights were dequantized from uint8, so they compress better than fine-tuned ones). ` +
+      'onesheet ships its weights as f16 in its bundle, with its genre head.',
   );
   return `${lines.join('\n')}\n`;
 }
