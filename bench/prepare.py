@@ -12,9 +12,9 @@ Writes into the (gitignored) build directory:
   f16(pretrained) for the frozen blocks and the fine-tuned values for the blocks the trainer
   fine-tuned, so the peers compute onesheet's function and the parity check tests the graphs,
   not the weights. The graph itself is first checked against ../shared's reference features
-  with the exact pretrained f32 weights. Timing does not depend on the values, and neither do
-  the download sizes: the pretrained weights were dequantized from uint8, so the exact f32
-  files gzip to the same size (prepare.json records both).
+  with the exact pretrained f32 weights. Timing does not depend on the values; download sizes
+  do: the pretrained weights were dequantized from uint8 and gzip far better than fine-tuned
+  ones (prepare.json records both sizes).
 - ``input-WxH.f32``: one poster, resized (PIL bilinear) and normalised (x / 127.5 - 1), CHW,
   little-endian f32, for 224x224 and the bundle's own input size. Every runtime gets these
   exact bytes, so their outputs can be compared.
