@@ -60,8 +60,14 @@ pub struct ServerArgs {
     /// Connections served at once; more wait until one ends.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub max_connections: u16,
+    /// Connections one client (an IPv4 address, or an IPv6 /64) may hold at once; its next
+    /// ones are closed as they arrive. A browser opens 6 per server; raise it behind a reverse
+    /// proxy, whose address every visitor then shares.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_connections_per_client: u16,
     /// Seconds a client gets to send its request, and the longest a connection may sit without
-    /// moving a byte before it is closed.
+    /// moving a byte before it is closed; over each such span it must also move at least
+    /// 1 kB a second (an idle keep-alive or a trickle is closed).
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -79,6 +85,7 @@ impl ServerArgs {
             allowed_names: self.allow_hosts,
             threads: self.threads,
             max_connections: usize::from(self.max_connections),
+            max_per_client: usize::from(self.max_connections_per_client),
             timeout: Duration::from_secs(self.timeout),
         }
     }

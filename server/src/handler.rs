@@ -108,32 +108,32 @@ pub async fn handle(site: &Site, request: Request) -> Response {
     let gzip = compress::accepts_gzip(&parts.headers);
     match found {
         Found::File { dir, names } => {
+            let file = names.iter().fold(dir.clone(), |path, name| path.join(name));
             let opened = tokio::task::spawn_blocking(move || open_inside(&dir, &names)).await;
             match opened {
-                Ok(Ok((file, metadata)))
+                Ok(Ok((file_handle, metadata)))
                     if gzip && compress::worth_it(target.content_type, metadata.len()) =>
                 {
-                    let tag = etag(&metadata);
-                    let key = format!("{tag} {}", parts.uri.path());
-                    let compressed = site.compressed.clone();
                     let length = metadata.len();
-                    let made = tokio::task::spawn_blocking(move || {
-                        compressed.get_or_make(&key, || {
-                            let mut data = Vec::with_capacity(length as usize);
-                            std::io::Read::read_to_end(
-                                &mut std::io::Read::take(file, length),
-                                &mut data,
-                            )?;
-                            Ok(data)
-                        })
-                    })
-                    .await;
-                    match made {
-                        Ok(Ok(copy)) => respond_gzip(&parts, &target, copy, &tag, length),
-                        Ok(Err(_)) | Err(_) => {
-                            refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n")
-                        }
-                    }
+                    let source = move || {
+                        let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(file_handle, length),
+                            &mut data,
+                        )?;
+                        Ok(data)
+                    };
+                    let file = file.display().to_string();
+                    respond_compressed(
+                        site,
+                        &parts,
+                        &target,
+                        &file,
+                        &etag(&metadata),
+                        length,
+                        source,
+                    )
+                    .await
                 }
                 Ok(Ok((file, metadata))) => respond_with_file(&parts, &target, file, &metadata),
                 Ok(Err(error)) if unreachable_file(&error) => not_found(),
@@ -145,24 +145,28 @@ pub async fn handle(site: &Site, request: Request) -> Response {
             if gzip && compress::worth_it(target.content_type, data.len() as u64) =>
         {
             let length = data.len() as u64;
-            let key = format!("{etag} {}", parts.uri.path());
-            let compressed = site.compressed.clone();
-            let made = tokio::task::spawn_blocking(move || {
-                compressed.get_or_make(&key, || Ok(data.into_owned()))
-            })
-            .await;
-            match made {
-                Ok(Ok(copy)) => respond_gzip(&parts, &target, copy, &etag, length),
-                Ok(Err(_)) | Err(_) => refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
-            }
+            let file = format!("embedded:{}", target.names.join("/"));
+            let source = move || Ok(data.into_owned());
+            respond_compressed(site, &parts, &target, &file, &etag, length, source).await
         }
         Found::Bytes { data, etag } => respond_with_bytes(&parts, &target, data, &etag),
         Found::SamplesIndex(dir) => {
-            let listed = tokio::task::spawn_blocking(move || site::list_samples(dir.as_deref()))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .and_then(|list| serde_json::to_vec(&list).ok());
+            let mut skipped = Vec::new();
+            let listed = tokio::task::spawn_blocking(move || {
+                let list = site::list_samples(dir.as_deref(), &mut |name, reason| {
+                    skipped.push((name, reason));
+                });
+                (list, skipped)
+            })
+            .await
+            .ok()
+            .and_then(|(list, skipped)| {
+                for (name, reason) in skipped {
+                    site.report_skipped("sample poster", &name, reason);
+                }
+                list.ok()
+            })
+            .and_then(|list| serde_json::to_vec(&list).ok());
             match listed {
                 Some(json) => {
                     let etag = format!("\"{:x}\"", Sha256::digest(&json));
@@ -174,18 +178,32 @@ pub async fn handle(site: &Site, request: Request) -> Response {
     }
 }
 
-/// Answers with the gzip copy of a file of `decoded` bytes whose own ETag is `identity`.
-fn respond_gzip(
+/// Answers with the gzip copy of `file` (`decoded` bytes whose own ETag is `identity`), made
+/// from `source` the first time. A client whose copy is current (304) and a HEAD request are
+/// answered without compressing anything: HEAD gives the length only once a copy is made.
+async fn respond_compressed(
+    site: &Site,
     parts: &request::Parts,
     target: &Target,
-    copy: axum::body::Bytes,
+    file: &str,
     identity: &str,
     decoded: u64,
+    source: impl FnOnce() -> std::io::Result<Vec<u8>> + Send + 'static,
 ) -> Response {
-    let length = copy.len() as u64;
-    let mut response = respond(parts, target, &compress::etag(identity), length, || {
-        Body::from(copy)
-    });
+    let tag = compress::etag(identity);
+    let mut response = if client_has(parts, &tag) || parts.method == Method::HEAD {
+        let made = site.compressed.made_length(file, identity);
+        let mut response = respond(parts, target, &tag, made.unwrap_or(0) as u64, Body::empty);
+        if made.is_none() {
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        response
+    } else {
+        match site.compressed.get_or_make(file, identity, source).await {
+            Ok(copy) => respond(parts, target, &tag, copy.len() as u64, || Body::from(copy)),
+            Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+        }
+    };
     if response.status() == StatusCode::OK {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -234,13 +252,7 @@ fn respond(
     length: u64,
     body: impl FnOnce() -> Body,
 ) -> Response {
-    let unchanged = parts
-        .headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| if_none_match(value, etag));
-    let (status, body) = if unchanged {
+    let (status, body) = if client_has(parts, etag) {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else if parts.method == Method::HEAD {
         (StatusCode::OK, Body::empty())
@@ -340,6 +352,16 @@ fn etag(metadata: &Metadata) -> String {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     format!("\"{:x}-{:x}\"", metadata.len(), modified)
+}
+
+/// Whether the request's `If-None-Match` names the representation tagged `etag`.
+fn client_has(parts: &request::Parts, etag: &str) -> bool {
+    parts
+        .headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| if_none_match(value, etag))
 }
 
 /// RFC 9110 weak comparison: `W/"x"` matches `"x"`, and `*` matches any current file.
@@ -459,6 +481,7 @@ mod tests {
         std::fs::create_dir_all(&samples).expect("mkdir");
         std::fs::write(samples.join("b poster.jpg"), "jpeg").expect("write");
         std::fs::write(samples.join("a.png"), "png").expect("write");
+        std::fs::write(samples.join("Mission: Impossible.jpg"), "jpeg").expect("write");
         std::fs::write(samples.join("notes.txt"), "text").expect("write");
         std::fs::write(samples.join("drawing.svg"), "<svg/>").expect("write");
         std::os::unix::fs::symlink(dir.join("secret.json"), samples.join("link.jpg"))
@@ -609,6 +632,66 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_a_file_shares_one_copy_and_head_or_304_compress_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = site(dir.path());
+        let script = "export const b = 2;\n".repeat(300);
+        std::fs::write(dir.path().join("www/pkg/big.js"), &script).expect("write");
+        let gzip = |method: Method, path: &str, tag: Option<&str>| {
+            let mut request = get(path);
+            *request.method_mut() = method;
+            let headers = request.headers_mut();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            if let Some(tag) = tag {
+                headers.insert(
+                    header::IF_NONE_MATCH,
+                    HeaderValue::from_str(tag).expect("ascii"),
+                );
+            }
+            request
+        };
+        let (_, plain, _) = call(&site, get("/pkg/big.js"));
+        let gz_tag = compress::etag(plain[header::ETAG].to_str().expect("ascii"));
+
+        let (status, headers, body) = call(&site, gzip(Method::HEAD, "/pkg/big.js", None));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(headers[header::ETAG], gz_tag.as_str());
+        assert!(body.is_empty());
+        assert!(
+            !headers.contains_key(header::CONTENT_LENGTH),
+            "unknown until made"
+        );
+        let (status, _, _) = call(&site, gzip(Method::GET, "/pkg/big.js", Some(&gz_tag)));
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert!(
+            site.compressed.is_empty(),
+            "HEAD and 304 compressed nothing"
+        );
+
+        let mut lengths = Vec::new();
+        for path in [
+            "/pkg/big.js",
+            "/pkg/%62ig.js",
+            "/pkg/big.j%73",
+            "/%70kg/big.js",
+            "/pkg%2Fbig.js",
+        ] {
+            let (status, headers, body) = call(&site, gzip(Method::GET, path, None));
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{path}");
+            lengths.push(body.len());
+        }
+        assert_eq!(site.compressed.len(), 1, "one copy for every spelling");
+        assert!(lengths.windows(2).all(|pair| pair[0] == pair[1]));
+        let (_, headers, _) = call(&site, gzip(Method::HEAD, "/pkg/big.js", None));
+        assert_eq!(
+            headers[header::CONTENT_LENGTH],
+            lengths[0].to_string().as_str()
+        );
+    }
+
+    #[test]
     fn conditional_and_head_requests() {
         let dir = tempfile::tempdir().expect("tempdir");
         let site = site(dir.path());
@@ -737,10 +820,13 @@ mod tests {
         assert_eq!(
             list,
             serde_json::json!({"samples": [
+                {"name": "Mission: Impossible.jpg", "url": "Mission%3A%20Impossible.jpg"},
                 {"name": "a.png", "url": "a.png"},
                 {"name": "b poster.jpg", "url": "b%20poster.jpg"},
             ]})
         );
+        let (status, _, body) = call(&site, get("/kiosk/samples/Mission%3A%20Impossible.jpg"));
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"jpeg"[..]));
         let (status, _, body) = call(&site, get("/kiosk/samples/b%20poster.jpg"));
         assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"jpeg"[..]));
         for path in [

@@ -12,6 +12,7 @@
 //! this server are refused (`hosts`, against DNS rebinding), and only regular files really
 //! inside the roots, of the types each root needs, are served (`paths`, `handler`).
 
+mod catalogue;
 pub mod cli;
 mod compress;
 mod handler;
@@ -70,6 +71,8 @@ pub struct ServeConfig {
     pub threads: u16,
     /// Connections served at once; later ones wait their turn.
     pub max_connections: usize,
+    /// Connections one client may hold at once.
+    pub max_per_client: usize,
     /// Seconds a client gets to send a request head, and the longest a connection may sit
     /// without moving a byte.
     pub timeout: Duration,
@@ -81,6 +84,10 @@ const WASM: &str = "pkg/onesheet_bg.wasm";
 pub const CATALOGUE_INDEX: &str = "catalogue.index";
 /// The model the page loads unless told otherwise.
 const SHIPPED_MODEL: &str = "onesheet.safetensors";
+/// The slowest pace a connection may keep over each `--timeout`, in bytes a second: a browser
+/// on the slowest mobile network moves 50 times as much while it downloads, and a connection
+/// that is merely kept open between requests is better closed (the browser opens another).
+const MIN_RATE: u64 = 1024;
 /// How long a connection takes new requests, and then how long it gets to finish: a download
 /// of the whole page (about 21 MB) needs 40 kB/s to fit.
 const CONNECTION_LIFETIME: Duration = Duration::from_mins(10);
@@ -96,6 +103,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         allowed_names,
         threads,
         max_connections,
+        max_per_client,
         timeout,
     } = config;
     if let Some(samples) = &samples
@@ -150,6 +158,8 @@ pub fn run(config: ServeConfig) -> Result<()> {
         };
     let limits = Limits {
         max_connections: max_connections.max(1),
+        max_per_client: max_per_client.max(1),
+        min_rate: MIN_RATE,
         timeout: timeout.max(Duration::from_millis(100)),
         lifetime: CONNECTION_LIFETIME,
     };
@@ -183,6 +193,8 @@ pub fn run(config: ServeConfig) -> Result<()> {
         });
         eprintln!("serving {serving}{samples} on http://{bound}/ — Ctrl-C stops");
         let site = Arc::new(site);
+        let reporting = Arc::clone(&site);
+        tokio::task::spawn_blocking(move || reporting.report_unservable());
         let host = bound.to_string();
         let precompressing = Arc::clone(&site);
         tokio::spawn(async move { handler::precompress(precompressing, &host).await });

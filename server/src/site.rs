@@ -3,9 +3,10 @@
 //! responses other origins may read (the widget's files, the wasm, the models) is decided here.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -59,6 +60,8 @@ pub struct Site {
     pub(super) hosts: AllowedHosts,
     /// gzip copies of the files sent compressed.
     pub(super) compressed: Arc<Compressed>,
+    /// The files already reported as left out, so a listing asked for again says nothing new.
+    reported: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Site {
@@ -70,6 +73,7 @@ impl Site {
             catalogue: None,
             hosts,
             compressed: Arc::default(),
+            reported: Arc::default(),
         })
     }
 
@@ -82,6 +86,7 @@ impl Site {
             catalogue: None,
             hosts,
             compressed: Arc::default(),
+            reported: Arc::default(),
         })
     }
 
@@ -90,6 +95,44 @@ impl Site {
     pub fn with_catalogue(mut self, dir: Option<&Path>) -> Result<Self> {
         self.catalogue = dir.map(existing_dir).transpose()?.flatten();
         Ok(self)
+    }
+
+    /// Says in the log, once per file, that `what` named `name` is not served and why.
+    pub(super) fn report_skipped(&self, what: &str, name: &str, reason: &str) {
+        // A folder of millions must not grow the set (or the log) without end.
+        const MAX_REPORTED: usize = 10_000;
+        let mut reported = self
+            .reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reported.len() < MAX_REPORTED && reported.insert(format!("{what}\0{name}")) {
+            eprintln!("warning: {what} {name:?} is not served: {reason}");
+        }
+    }
+
+    /// Reports every sample poster and catalogue poster that will not be served (as the
+    /// server starts: an operator reads the log then).
+    pub fn report_unservable(&self) {
+        if let Some(dir) = &self.samples {
+            let mut skip =
+                |name: String, reason| self.report_skipped("sample poster", &name, reason);
+            if let Err(error) = list_samples(Some(dir), &mut skip) {
+                eprintln!(
+                    "warning: cannot list the sample posters in {}: {error}",
+                    dir.display()
+                );
+            }
+        }
+        if let Some(dir) = &self.catalogue {
+            match super::catalogue::unservable(dir, crate::CATALOGUE_INDEX) {
+                Ok(skipped) => {
+                    for skipped in skipped {
+                        self.report_skipped("catalogue poster", &skipped.name, skipped.reason);
+                    }
+                }
+                Err(error) => eprintln!("warning: {error:#}"),
+            }
+        }
     }
 
     /// The URL directories the kiosk's page is in.
@@ -188,31 +231,46 @@ pub struct Sample {
 }
 
 /// The sample posters in `dir`: regular files (no symlinks) with a plain name and an image
-/// type, at most [`MAX_SAMPLES`], sorted by name.
-pub(super) fn list_samples(dir: Option<&Path>) -> std::io::Result<SampleList> {
+/// type, at most [`MAX_SAMPLES`], sorted by name. Each file left out is passed to `skip` with
+/// the reason, for the server's log.
+pub(super) fn list_samples(
+    dir: Option<&Path>,
+    skip: &mut dyn FnMut(String, &'static str),
+) -> std::io::Result<SampleList> {
     let mut names = Vec::new();
     if let Some(dir) = dir {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue; // not UTF-8: no URL names it
+            let name = match entry.file_name().into_string() {
+                Ok(name) => name,
+                Err(name) => {
+                    skip(name.to_string_lossy().into_owned(), "its name is not UTF-8");
+                    continue;
+                }
             };
             if !entry.file_type()?.is_file() {
+                skip(name, "not a regular file (symlinks are never followed)");
                 continue;
             }
             let url = format!(
                 "/{}",
                 percent_encoding::utf8_percent_encode(&name, URL_NAME)
             );
-            let servable = super::paths::resolve(&url)
-                .is_some_and(|target| SAMPLE_TYPES.contains(&target.content_type));
-            if servable {
-                names.push(name);
+            match super::paths::resolve(&url) {
+                Some(target) if SAMPLE_TYPES.contains(&target.content_type) => names.push(name),
+                Some(_) => skip(name, "not a JPEG, PNG or WebP picture"),
+                None if name.starts_with('.') => skip(name, "a hidden file"),
+                None => skip(
+                    name,
+                    "not a JPEG, PNG or WebP picture, or its name holds a control character",
+                ),
             }
         }
     }
     names.sort();
-    names.truncate(MAX_SAMPLES);
+    for name in names.drain(MAX_SAMPLES.min(names.len())..) {
+        skip(name, "past the first 48 samples (sorted by name)");
+    }
     let samples = names
         .into_iter()
         .map(|name| Sample {
