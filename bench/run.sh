@@ -28,7 +28,9 @@ fi
 if ! cmp -s requirements.txt .venv/.bench-requirements 2>/dev/null; then
   rm -rf .venv
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  # Every package, transitive ones too, pinned with its PyPI hashes (compiled from requirements.in):
+  # a file whose hash is not listed, or a package not listed, stops the install.
+  .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
   cp requirements.txt .venv/.bench-requirements
 fi
 
