@@ -1,7 +1,7 @@
 // The shop widget (<onesheet-classifier>) in real headless Chromium: on the demo shop's form it
 // ticks exactly the genres `onesheet classify` gives, with the same scores; several widgets
 // share one worker and one download; removing the last frees the worker; a bad file fails
-// alone; and a shop page on another origin, under a strict CSP, loads it straight from
+// alone; form-field fills only fields that hold text or choices; and a shop page on another origin, under a strict CSP, loads it straight from
 // `onesheet serve` and classifies, with no request but the widget's own files.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,6 +216,65 @@ describe('the shop widget', () => {
     await context.close();
   });
 
+  test('form-field fills text and choices only: a file input and buttons of that name are left alone', async () => {
+    // A shop whose form reuses the field's name on a file input and on buttons (the order puts
+    // the buttons first, so they are met before the file input). Outside any form, a second
+    // widget names a file input and a hidden input.
+    const genres = Object.keys(native[basename(POSTERS[0])].scores);
+    const boxes = genres.map((g) => `<label><input type="checkbox" name="genres" value="${g}"> ${g}</label>`).join('');
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
+<link rel="icon" href="data:,">
+<script type="module" src="${server.url}/widget/onesheet-classifier.js"></script></head>
+<body><form id="listing">
+<input type="text" name="genres" id="text"><textarea name="genres" id="notes"></textarea>${boxes}
+<input type="submit" name="genres" id="submit" value="Save listing">
+<input type="button" name="genres" id="button" value="Preview">
+<input type="reset" name="genres" id="reset" value="Start again">
+<input type="image" name="genres" id="image" alt="Go" value="go">
+<input type="file" name="genres" id="file">
+<onesheet-classifier id="in-form" form-field="genres"></onesheet-classifier></form>
+<input type="file" name="upload" id="upload"><input type="hidden" name="upload" id="hidden">
+<onesheet-classifier id="outside" form-field="upload"></onesheet-classifier></body></html>`;
+    const shop = await serveShop(html);
+    try {
+      const { context, page } = await open(`${shop.url}/`);
+      await page.locator('#in-form input[type=file]').setInputFiles(POSTERS[0]);
+      const event = await nthEvent(page, 1);
+      assert.equal(event.type, 'onesheet-genres', JSON.stringify(event.detail));
+      assert.equal(event.target, 'in-form');
+      assertMatchesNative(event.detail, POSTERS[0]);
+      const expected = native[basename(POSTERS[0])].genres;
+      assert.equal(await page.inputValue('#text'), expected.join(', '));
+      assert.equal(await page.inputValue('#notes'), expected.join(', '));
+      const ticked = await page.$$eval('input[type=checkbox]:checked', (all) => all.map((b) => b.value));
+      assert.deepEqual(ticked.sort(), [...expected].sort());
+      const untouched = await page.evaluate(() =>
+        Object.fromEntries(['submit', 'button', 'reset', 'image'].map((id) => [id, document.getElementById(id).value])),
+      );
+      assert.deepEqual(untouched, { submit: 'Save listing', button: 'Preview', reset: 'Start again', image: 'go' });
+      assert.equal(await page.evaluate(() => document.getElementById('file').files.length), 0);
+      const status = page.locator('#in-form [role=status]');
+      assert.doesNotMatch(await status.textContent(), /Could not classify/);
+
+      // Outside a form: the document's fields of that name, by the element's own method.
+      const outside = await page.locator('#outside').evaluate(async (el, bytes) => {
+        const blob = new File([new Uint8Array(bytes)], 'outside.jpg', { type: 'image/jpeg' });
+        return el.classify(blob).catch((e) => ({ error: e.message }));
+      }, [...readFileSync(POSTERS[0])]);
+      assert.equal(outside.error, undefined, outside.error);
+      assert.deepEqual(outside.genres, expected);
+      assert.equal(await page.inputValue('#hidden'), expected.join(', '));
+      assert.equal(await page.evaluate(() => document.getElementById('upload').files.length), 0);
+      assert.deepEqual(
+        (await page.evaluate(() => window.events)).map((e) => `${e.type} ${e.target}`),
+        ['onesheet-genres in-form', 'onesheet-genres outside'],
+      );
+      await context.close();
+    } finally {
+      shop.close();
+    }
+  });
+
   test('a shop page on another origin with a strict CSP loads the widget cross-origin', async () => {
     // The shop: its own server, on another port (another origin), allowing scripts only from
     // the onesheet server, wasm compilation, a blob: worker whose imports come from the
@@ -234,16 +293,8 @@ describe('the shop widget', () => {
 <script type="module" src="${server.url}/widget/onesheet-classifier.js"></script></head>
 <body><h1>Another shop</h1><form><input type="hidden" name="tags" id="tags">
 <onesheet-classifier form-field="tags" max-genres="3"></onesheet-classifier></form></body></html>`;
-    const shop = createServer((request, response) => {
-      if (request.url !== '/') {
-        response.writeHead(404).end();
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp });
-      response.end(html);
-    });
-    await new Promise((done) => shop.listen(0, '127.0.0.1', done));
-    const shopUrl = `http://127.0.0.1:${shop.address().port}`;
+    const shop = await serveShop(html, { 'content-security-policy': csp });
+    const shopUrl = shop.url;
     try {
       const { context, page, requests } = await open(`${shopUrl}/`);
       await page.locator('onesheet-classifier input[type=file]').setInputFiles(POSTERS[1]);
@@ -270,6 +321,20 @@ describe('the shop widget', () => {
     }
   });
 });
+
+/** A shop's own server on another loopback port (another origin) with one page at `/`. */
+async function serveShop(html, headers = {}) {
+  const shop = createServer((request, response) => {
+    if (request.url !== '/') {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
+    response.end(html);
+  });
+  await new Promise((done) => shop.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${shop.address().port}`, close: () => shop.close() };
+}
 
 async function waitFor(condition, message, timeout = 10_000) {
   const start = Date.now();

@@ -12,7 +12,7 @@
 // beside the widget), backend (auto | cpu | webgpu), max-genres (rows shown, default 5),
 // form-field (the `name` of a field in the host's form to fill with the predicted genres:
 // checkboxes whose values are genre names are ticked exactly; a text or hidden input gets them
-// comma-separated), index-src (a catalogue index made by `onesheet index`: the widget then
+// comma-separated; file inputs and buttons of that name are left alone), index-src (a catalogue index made by `onesheet index`: the widget then
 // shows "posters like this" under a result, found in wasm on the visitor's machine), year (the
 // film's release year, when the shop knows it: it refines the genres by decade; empty means
 // unknown, and an impossible year is reported as an error).
@@ -287,7 +287,12 @@ export class OnesheetClassifier extends HTMLElement {
       fillSimilar(this.#ui.similarList, answer);
       this.#ui.similar.hidden = this.#ui.similarList.hidden;
       status.textContent = describeGenres(name, answer);
-      this.#fillFormField(answer.genres);
+      // The host's form is the host's: a field the widget cannot fill leaves the result standing.
+      try {
+        this.#fillFormField(answer.genres);
+      } catch (error) {
+        console.warn('<onesheet-classifier>: could not fill the form field:', error);
+      }
       const detail = genresDetail(name, answer);
       this.dispatchEvent(new CustomEvent('onesheet-genres', { detail, bubbles: true, composed: true }));
       return detail;
@@ -313,7 +318,8 @@ export class OnesheetClassifier extends HTMLElement {
 
   /**
    * Fills the host form's `form-field`: inside a form, that form's fields of that name;
-   * otherwise the document's.
+   * otherwise the document's. Only fields that hold text or choices are filled: a file input
+   * cannot take a value, and a button's value is its label.
    */
   #fillFormField(genres) {
     const name = this.formField;
@@ -323,18 +329,11 @@ export class OnesheetClassifier extends HTMLElement {
     const fields = scope.filter((field) => field.name === name);
     const changed = [];
     for (const field of fields) {
-      if (field instanceof HTMLInputElement && (field.type === 'checkbox' || field.type === 'radio')) {
-        const checked = genres.includes(field.value);
-        if (field.checked !== checked) {
-          field.checked = checked;
-          changed.push(field);
-        }
-      } else if (field instanceof HTMLSelectElement) {
-        for (const option of field.options) option.selected = genres.includes(option.value);
-        changed.push(field);
-      } else if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement) {
-        field.value = genres.join(', ');
-        changed.push(field);
+      try {
+        if (fillField(field, genres)) changed.push(field);
+      } catch (error) {
+        // One odd field (a host's own element, a custom setter) leaves the others filled.
+        console.warn(`<onesheet-classifier>: could not fill a field named ${name}:`, error);
       }
     }
     // As if the seller had changed them: the host's own listeners see it.
@@ -390,6 +389,33 @@ export class OnesheetClassifier extends HTMLElement {
     this.#client = null;
     client.release();
   }
+}
+
+/** Input types whose value is free text the seller could have typed the genres into. */
+const TEXT_INPUTS = new Set(['text', 'search', 'hidden']);
+
+/**
+ * Puts `genres` into one form field the way the seller would; resolves to whether the field
+ * was one the widget fills. Checkboxes and radios are ticked by value, a select's options
+ * selected, text inputs and textareas get the genres comma-separated; anything else (file,
+ * submit, button, reset, image, number, date…) is left alone.
+ */
+function fillField(field, genres) {
+  if (field instanceof HTMLInputElement && (field.type === 'checkbox' || field.type === 'radio')) {
+    const checked = genres.includes(field.value);
+    if (field.checked === checked) return false;
+    field.checked = checked;
+    return true;
+  }
+  if (field instanceof HTMLSelectElement) {
+    for (const option of field.options) option.selected = genres.includes(option.value);
+    return true;
+  }
+  if ((field instanceof HTMLInputElement && TEXT_INPUTS.has(field.type)) || field instanceof HTMLTextAreaElement) {
+    field.value = genres.join(', ');
+    return true;
+  }
+  return false;
 }
 
 /** Only a widget in a document holds a model: a removed one has let its share go. */
