@@ -19,11 +19,11 @@ export const BUNDLE = process.env.ONESHEET_TEST_BUNDLE ?? resolve(TARGET, 'test-
 export const ARTIFACTS = resolve(TARGET, 'browser-artifacts');
 
 /**
- * Runs the real `onesheet serve` on a free loopback port (www/ from the repository); resolves to
- * { url, close }. Its first stdout line is the URL.
+ * Runs the real `onesheet serve` on a free loopback port (www/ from the repository unless `www`
+ * names a copy); resolves to { url, close }. Its first stdout line is the URL.
  */
-export function serveOnesheet({ models, samples, catalogue }) {
-  const args = ['serve', '--port', '0', '--www', resolve(ROOT, 'www'), '--models', models];
+export function serveOnesheet({ models, samples, catalogue, www = resolve(ROOT, 'www') }) {
+  const args = ['serve', '--port', '0', '--www', www, '--models', models];
   if (samples) args.push('--samples', samples);
   if (catalogue) args.push('--catalogue', catalogue);
   return startServer(ONESHEET, args);

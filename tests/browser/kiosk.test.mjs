@@ -2,10 +2,13 @@
 // to an empty folder (page, wasm and shipped model inside it): loaded once, it
 // works offline, reload included; a sample poster gives the CLI's scores; the idle reset
 // returns to the attract screen; Chromium's fake camera feeds a frame through the capture path
-// to a result; a denied camera says so and the samples still work.
+// to a result; a denied camera says so and the samples still work; an update is all or nothing
+// (a storage that refuses it, or files that move on the server mid-update, never leave the
+// kiosk with a new script beside an old wasm or model).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -234,10 +237,159 @@ describe('the gallery kiosk', () => {
       server.close();
     }
   });
+
+  test('an update is all or nothing: a refused one keeps the old files and says why, and files moved mid-update are fetched again', async () => {
+    // A copy of the kiosk's files the test can redeploy, under `onesheet serve`, behind a
+    // loopback proxy that lets the test act between the service worker's requests.
+    const www = join(scratch, 'www-update');
+    // (index.html too: `onesheet serve` takes a folder as www/ only if it has one.)
+    for (const file of ['kiosk', 'lib', 'pkg', 'index.html']) cpSync(resolve(ROOT, 'www', file), join(www, file), { recursive: true });
+    const models = join(scratch, 'models-update');
+    mkdirSync(models);
+    copyFileSync(BUNDLE, join(models, 'onesheet.safetensors'));
+    const server = await serveOnesheet({ models, www });
+    const proxy = await proxyTo(server.url);
+    const context = await chromium.browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.log(`[kiosk error] ${e.message}`));
+      await page.goto(`${proxy.url}/kiosk/?idle=600`);
+      await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 120_000 });
+      // Away from the attract screen the page stays put when told of an update, so what the
+      // service worker serves can be read the moment it switches.
+      await page.click('#start');
+      await page.evaluate(() => {
+        window.workerMessages = [];
+        navigator.serviceWorker.addEventListener('message', ({ data }) => window.workerMessages.push(data));
+      });
+      const before = await served(page);
+      for (const path of UPDATED) assert.equal(before[path].cached, before[path].server, `${path} is not cached`);
+
+      // A new script and model on the server, and a storage with room for the script alone.
+      const cdp = await context.newCDPSession(page);
+      const { usage } = await page.evaluate(() => navigator.storage.estimate());
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: proxy.url, quotaSize: usage + 1_000_000 });
+      redeploy(join(www, 'pkg/onesheet.js'));
+      redeploy(join(models, 'onesheet.safetensors'), SHIPPED_MODEL);
+      await askToRefresh(page);
+      const failure = await workerMessage(page, 'update-failed');
+      assert.match(failure.message, /quota/i);
+      assert.equal(await page.evaluate(() => document.body.dataset.updateError), failure.message);
+      const kept = await served(page);
+      for (const path of UPDATED) {
+        assert.equal(kept[path].cached, before[path].cached, `${path}: the cache no longer serves the old one`);
+      }
+      assert.notEqual(kept['/pkg/onesheet.js'].server, before['/pkg/onesheet.js'].server, 'the script was not redeployed');
+      assert.equal((await generations(page)).length, 1, 'the failed update left its files behind');
+
+      // Room again, and a deploy that writes the wasm only once the service worker is
+      // downloading the new script (the HEAD checks saw the old wasm): it must not pair them.
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: proxy.url });
+      let wasmMoved = false;
+      proxy.before('GET', '/pkg/onesheet.js', () => {
+        redeploy(join(www, 'pkg/onesheet_relaxed_bg.wasm'));
+        wasmMoved = true;
+      });
+      await askToRefresh(page);
+      await workerMessage(page, 'updated');
+      assert.ok(wasmMoved, 'the wasm was never redeployed mid-update');
+      const after = await served(page);
+      for (const path of UPDATED) {
+        assert.equal(after[path].cached, after[path].server, `${path}: the update switched to a mismatched set`);
+      }
+      assert.notEqual(after['/pkg/onesheet_relaxed_bg.wasm'].cached, before['/pkg/onesheet_relaxed_bg.wasm'].cached);
+      const scriptGets = proxy.requests.filter((r) => r === 'GET /pkg/onesheet.js').length;
+      assert.ok(scriptGets >= 2, `the refresh was not tried again (${scriptGets} downloads of the script)`);
+      assert.equal((await generations(page)).length, 1, 'the old generation was not deleted');
+      assert.equal(await page.evaluate(() => document.body.dataset.updateError), undefined);
+    } finally {
+      await context.close();
+      proxy.close();
+      server.close();
+    }
+  });
 });
 
 /** Whether the model the kiosk loaded has a trained head (the shipped one) or not (the test one). */
 async function trained(page) {
   await page.waitForFunction(() => window.onesheetClient, null, { timeout: 60_000 });
   return page.evaluate(() => window.onesheetClient.ready.then((info) => info.manifest.provenance.trained));
+}
+
+/** Files a deploy changes together: the wasm's script, the wasm Chromium runs, the model. */
+const UPDATED = ['/pkg/onesheet.js', '/pkg/onesheet_relaxed_bg.wasm', '/models/onesheet.safetensors'];
+
+/**
+ * For each of `UPDATED`: the ETag of the copy the kiosk's service worker answers with, and of
+ * the server's copy (a HEAD, which the service worker leaves to the network).
+ */
+function served(page) {
+  return page.evaluate(async (paths) => {
+    const out = {};
+    for (const path of paths) {
+      const cached = await fetch(path);
+      await cached.body?.cancel();
+      const server = await fetch(path, { method: 'HEAD', cache: 'no-store' });
+      out[path] = { cached: cached.headers.get('etag'), server: server.headers.get('etag') };
+    }
+    return out;
+  }, UPDATED);
+}
+
+/** Asks the service worker to refresh, as the kiosk's page does when it loads. */
+function askToRefresh(page) {
+  return page.evaluate(async () => {
+    window.workerMessages.length = 0;
+    (await navigator.serviceWorker.ready).active.postMessage({ type: 'refresh' });
+  });
+}
+
+/** The first message of `type` the service worker sent the page since it was last asked. */
+async function workerMessage(page, type) {
+  await page.waitForFunction((t) => window.workerMessages.some((m) => m.type === t), type, { timeout: 120_000 });
+  return page.evaluate((t) => window.workerMessages.find((m) => m.type === t), type);
+}
+
+/** The service worker's caches of kiosk files (each a complete generation, or one being built). */
+function generations(page) {
+  return page.evaluate(async () => (await caches.keys()).filter((name) => name.startsWith('onesheet-kiosk-gen-')));
+}
+
+/** Writes `file` anew (from `source`, else the same bytes) aside and renames it in: a new ETag. */
+function redeploy(file, source = file) {
+  copyFileSync(source, `${file}.next`);
+  renameSync(`${file}.next`, file);
+}
+
+/**
+ * A loopback proxy to `upstream` (another origin, so its own service worker): it logs each
+ * request as `METHOD /path`, and `before(method, path, act)` runs `act` once, just before the
+ * next such request is forwarded.
+ */
+async function proxyTo(upstream) {
+  const target = new URL(upstream);
+  const requests = [];
+  const pending = [];
+  const proxy = createServer((incoming, outgoing) => {
+    const line = `${incoming.method} ${incoming.url}`;
+    requests.push(line);
+    const at = pending.findIndex((p) => p.line === line);
+    if (at >= 0) pending.splice(at, 1)[0].act();
+    const forward = httpRequest(
+      { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: target.host } },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    forward.on('error', () => outgoing.destroy());
+    incoming.pipe(forward);
+  });
+  await new Promise((done) => proxy.listen(0, '127.0.0.1', done));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    requests,
+    before: (method, path, act) => pending.push({ line: `${method} ${path}`, act }),
+    close: () => proxy.close(),
+  };
 }

@@ -296,7 +296,14 @@ let updateWaiting = false;
 async function registerServiceWorker() {
   if (!navigator.serviceWorker) return;
   navigator.serviceWorker.addEventListener('message', ({ data }) => {
+    if (data?.type === 'update-failed') {
+      // Not the visitor's concern (the kiosk runs on what it has): for whoever looks after it.
+      document.body.dataset.updateError = data.message;
+      console.warn('onesheet kiosk: the update failed, the cached kiosk stays:', data.message);
+      return;
+    }
     if (data?.type !== 'updated') return;
+    delete document.body.dataset.updateError;
     updateWaiting = true;
     if (!ui.attract.hidden) location.reload();
   });

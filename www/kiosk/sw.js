@@ -1,13 +1,24 @@
 // The kiosk's service worker: after one visit the kiosk works with the network gone, reload
 // included, and never shows a browser error page.
 //
-// Everything the kiosk needs (page, scripts, wasm, model, sample posters) is kept in one cache
-// and answered from it first. Online, the page asks for a refresh: every file is checked with
-// a HEAD request (ETag), and if anything changed on the server (a new build or model) all
-// changed files are downloaded first and only then stored together, so the cache never holds a
-// half-updated kiosk (a new wasm with the old script that loads it). The page then reloads when
-// no visitor is using it.
-const CACHE = 'onesheet-kiosk-v2';
+// Everything the kiosk needs (page, scripts, wasm, model, sample posters) is kept in one cache,
+// a generation, and answered from it first. Online, the page asks for a refresh: every file is
+// checked with a HEAD request (ETag), and if anything changed on the server (a new build or
+// model) a new generation is built aside: the unchanged files copied from the live one, the
+// changed ones downloaded (each must still be what the HEAD check saw, and every file must
+// still be so once all are stored, or the server was mid-deploy and the refresh is tried again
+// a little later). Only when every file is stored does one small pointer switch to it, so no
+// request is ever answered from a half-updated kiosk (a new wasm with the old script that
+// loads it); a failed refresh deletes its generation and tells the page why. The page then
+// reloads when no visitor is using it.
+/** Generations are `onesheet-kiosk-gen-…`; the pointer names the live one. */
+const PREFIX = 'onesheet-kiosk-';
+const POINTER = `${PREFIX}live`;
+/** What the kiosk's first service worker kept everything in: read once, to save downloads. */
+const LEGACY = `${PREFIX}v2`;
+/** A refresh that meets the server mid-deploy is tried this many times in all, this far apart. */
+const ATTEMPTS = 3;
+const RETRY_MS = 1500;
 const HERE = new URL('./', self.location.href);
 /** The kiosk's files, relative to this script (the kiosk's page is beside it). */
 const FILES = [
@@ -31,6 +42,8 @@ const FILES = [
   'samples/index.json',
 ].map((path) => new URL(path, HERE).href);
 const PAGE = FILES[0];
+/** The pointer's one entry: its body is the live generation's cache name. */
+const POINTER_KEY = new URL('live-generation', HERE).href;
 /**
  * Pictures of the gallery's catalogue ("posters like this"), kept as they are shown so they
  * show offline too; its own cache, which `refresh` leaves alone, holding the latest ones.
@@ -41,15 +54,16 @@ const MAX_PICTURES = 300;
 const NAVIGATION_TIMEOUT_MS = 4000;
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(refresh().then(() => self.skipWaiting()));
+  event.waitUntil(refreshRetrying().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      for (const name of await caches.keys()) {
-        if (name.startsWith('onesheet-kiosk-') && name !== CACHE) await caches.delete(name);
-      }
+      await exclusively(async () => {
+        const live = await liveGeneration();
+        if (live) await deleteGenerationsBut(live);
+      });
       await self.clients.claim();
     })(),
   );
@@ -58,9 +72,11 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('message', (event) => {
   if (event.data?.type === 'refresh') {
     event.waitUntil(
-      refresh().then(
-        (changed) => changed && notify(),
-        () => {}, // offline or the server is down: keep what is cached
+      refreshRetrying().then(
+        (changed) => changed && notify({ type: 'updated' }),
+        // Offline, the server down, the storage full: the live generation stays whole, and the
+        // page is told, so an operator can see why the kiosk is not taking an update.
+        (error) => notify({ type: 'update-failed', message: describe(error) }),
       ),
     );
   }
@@ -93,11 +109,8 @@ async function picture(request) {
 }
 
 async function answer(request) {
-  const cache = await caches.open(CACHE);
   const navigation = request.mode === 'navigate';
-  const cached = navigation
-    ? await cache.match(PAGE)
-    : await cache.match(request, { ignoreSearch: true });
+  const cached = navigation ? await fromLive(PAGE) : await fromLive(request, { ignoreSearch: true });
   if (cached) return cached;
   try {
     return navigation ? await withTimeout(fetch(request), NAVIGATION_TIMEOUT_MS) : await fetch(request);
@@ -107,37 +120,106 @@ async function answer(request) {
   }
 }
 
+/** The live generation's copy of `request`, if it has one. */
+async function fromLive(request, options = {}) {
+  // A refresh may switch generations and delete the old one between reading the pointer and
+  // reading the file: then the pointer is read again. `caches.match` with a cache name, unlike
+  // `caches.open`, never makes an empty cache of a deleted generation's name.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const live = await liveGeneration();
+    if (!live) return undefined;
+    const cached = await caches.match(request, { ...options, cacheName: live });
+    if (cached || (await caches.has(live))) return cached;
+  }
+  return undefined;
+}
+
+/** The live generation's cache name, or null before the first refresh has finished. */
+async function liveGeneration() {
+  const pointer = await caches.match(POINTER_KEY, { cacheName: POINTER });
+  return pointer ? pointer.text() : null;
+}
+
+/** A refresh, tried again a little later while the server's files move under it. */
+async function refreshRetrying() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await exclusively(refresh);
+    } catch (error) {
+      if (!(error instanceof Moved) || attempt >= ATTEMPTS) throw error;
+      await new Promise((done) => setTimeout(done, RETRY_MS * attempt));
+    }
+  }
+}
+
+/** The server's files changed while a refresh was reading them. */
+class Moved extends Error {}
+
 /**
- * Brings the cache up to date with the server; resolves to whether anything changed. Throws
- * (keeping the cache as it was) if any file cannot be checked or downloaded.
+ * Brings the kiosk up to date with the server; resolves to whether anything changed. Throws,
+ * with the live generation untouched, if any file cannot be checked, downloaded or stored.
  */
 async function refresh() {
-  const cache = await caches.open(CACHE);
-  const samples = await sampleFiles();
-  const files = [...FILES, ...samples];
-  const stale = [];
+  const live = await liveGeneration();
+  const source = live ?? ((await caches.has(LEGACY)) ? LEGACY : null);
+  const files = [...FILES, ...(await sampleFiles())];
+  const seen = new Map(await Promise.all(files.map(async (url) => [url, await onServer(url)])));
+  const kept = new Map();
   await Promise.all(
     files.map(async (url) => {
-      const cached = await cache.match(url);
-      if (!cached || !(await sameOnServer(url, cached))) stale.push(url);
+      const cached = source && (await caches.match(url, { cacheName: source }));
+      if (cached && same(seen.get(url), cached.headers)) kept.set(url, cached);
     }),
   );
-  if (!stale.length) return false;
-  const fresh = await Promise.all(
-    stale.map(async (url) => {
-      const response = await fetch(url, { cache: 'no-store' });
-      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-      return [url, response];
-    }),
-  );
-  // Only once every changed file is here: stored together.
-  await Promise.all(fresh.map(([url, response]) => cache.put(url, response)));
-  // Samples no longer listed are dropped.
-  const known = new Set(files);
-  for (const request of await cache.keys()) {
-    if (!known.has(request.url)) await cache.delete(request);
+  const stale = files.filter((url) => !kept.has(url));
+  // A sample no longer listed makes a change too: the next generation leaves it out.
+  const listed = live && (await (await caches.open(live)).keys()).length === files.length;
+  if (live && !stale.length && listed) return false;
+
+  const name = `${PREFIX}gen-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const next = await caches.open(name);
+  try {
+    const stored = await Promise.allSettled([
+      ...[...kept].map(([url, response]) => next.put(url, response)),
+      ...stale.map(async (url) => {
+        const response = await fetch(url, { cache: 'no-store' });
+        if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+        if (!same(seen.get(url), response.headers)) throw new Moved(`${url} changed on the server during the update`);
+        await next.put(url, response);
+      }),
+    ]);
+    const failed = stored.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    // A deploy writes its files one by one: one that was unchanged at the HEAD check may have
+    // changed since, and the new generation would pair it, old, with the others, new.
+    const now = await Promise.all(files.map(async (url) => [url, await onServer(url)]));
+    const moved = now.find(([url, state]) => !sameState(seen.get(url), state));
+    if (moved) throw new Moved(`${moved[0]} changed on the server during the update`);
+    const pointer = await caches.open(POINTER);
+    await pointer.put(POINTER_KEY, new Response(name, { headers: { 'content-type': 'text/plain' } }));
+  } catch (error) {
+    await caches.delete(name);
+    throw error;
   }
+  // The switch is made: an old generation left behind is deleted by the next one.
+  await deleteGenerationsBut(name).catch(() => {});
   return true;
+}
+
+/** Deletes every kiosk cache but `live` and the pointer: old generations, abandoned ones. */
+async function deleteGenerationsBut(live) {
+  for (const name of await caches.keys()) {
+    if (name.startsWith(PREFIX) && name !== live && name !== POINTER) await caches.delete(name);
+  }
+}
+
+/**
+ * Runs `task` while no other refresh runs (in this worker, or in a newer version of it being
+ * installed beside this one): each builds its own generation, but only one deletes the others.
+ */
+function exclusively(task) {
+  const locks = self.navigator.locks;
+  return locks ? locks.request(`${PREFIX}refresh`, task) : task();
 }
 
 /** The sample posters' URLs, from the server's listing. */
@@ -149,20 +231,34 @@ async function sampleFiles() {
   return samples.map((sample) => new URL(sample.url, index).href);
 }
 
-/** Whether the server's copy of `url` is the one cached (same ETag, else same length). */
-async function sameOnServer(url, cached) {
+/** The server's copy of `url` as a HEAD request sees it: `{ etag, length }`. */
+async function onServer(url) {
   const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
   if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
-  const now = head.headers.get('etag');
-  const then = cached.headers.get('etag');
-  if (now && then) return now === then;
-  return head.headers.get('content-length') === cached.headers.get('content-length');
+  return stateOf(head.headers);
 }
 
-async function notify() {
-  for (const client of await self.clients.matchAll({ type: 'window' })) {
-    client.postMessage({ type: 'updated' });
-  }
+function stateOf(headers) {
+  return { etag: headers.get('etag'), length: headers.get('content-length') };
+}
+
+/** Whether a response with `headers` is the copy the server had in `state`. */
+function same(state, headers) {
+  return sameState(state, stateOf(headers));
+}
+
+/** The same copy: the same ETag, or without ETags the same length. */
+function sameState(a, b) {
+  if (a.etag && b.etag) return a.etag === b.etag;
+  return a.length === b.length;
+}
+
+async function notify(message) {
+  for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage(message);
+}
+
+function describe(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function withTimeout(promise, ms) {
