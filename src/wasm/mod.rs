@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::Bundle;
 use crate::index::{Index, Similar};
 use crate::inference::{Classifier, read_rows};
+use crate::model::FEATURES;
 use crate::model::{ModelInput, batch};
 use crate::preprocess;
 use crate::year::Year;
@@ -32,6 +33,10 @@ extern "C" {
     // A global in windows and workers alike.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn now() -> f64;
+
+    // A global in windows and workers alike.
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn warn(message: &str);
 }
 
 /// Where the panic hook leaves the last panic's message: after `panic = "abort"` the instance
@@ -217,15 +222,16 @@ impl Onesheet {
     /// Loads a catalogue index (made by `onesheet index` with this model): from now on each
     /// result lists the `count` posters most like it, best first, as `similar: [{ file, score,
     /// thumbnail? }]`. Replaces any index loaded before. Returns `{ posters, thumbnails }`.
+    ///
+    /// An index that is damaged, forged (anything a search reads that does not fit together,
+    /// or is not as wide as this model's embeddings) or made with another model is refused
+    /// here, so the model goes on without a catalogue rather than failing every `classify`.
     #[wasm_bindgen(js_name = loadIndex)]
     pub fn load_index(&self, bytes: &[u8], count: usize) -> Result<JsValue, JsError> {
         let index = Index::from_bytes(bytes).map_err(error)?;
-        if index.model() != self.engine.model_id {
-            return Err(error(
-                "this catalogue index was made with another model; rebuild it with \
-                 `onesheet index` and the model this page loads",
-            ));
-        }
+        index
+            .check_model(&self.engine.model_id, FEATURES)
+            .map_err(error)?;
         let summary = Catalogue {
             posters: index.len(),
             thumbnails: index.thumbnails().map(str::to_string),
@@ -329,6 +335,33 @@ impl Onesheet {
 }
 
 impl Onesheet {
+    /// The catalogue's posters most like an embedding, if a catalogue is loaded. The catalogue
+    /// is an extra: a search that fails (which a loaded index should never let happen) costs
+    /// the result its similar posters, never the result. It is said once, on the console, and
+    /// that index is unloaded so no later result fails the same way.
+    fn similar_to(&self, embedding: &[f32]) -> Option<Vec<Similar>> {
+        let loaded = self.catalogue.borrow().clone()?;
+        match loaded.index.search(embedding, loaded.count) {
+            Ok(found) => Some(
+                found
+                    .into_iter()
+                    .map(|n| with_thumbnail(&loaded.index, n.position, n.score))
+                    .collect(),
+            ),
+            Err(e) => {
+                warn(&format!(
+                    "onesheet: the catalogue index was unloaded, its search failed: {e}"
+                ));
+                let mut current = self.catalogue.borrow_mut();
+                // Only this index: another may have been loaded since.
+                if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, &loaded)) {
+                    *current = None;
+                }
+                None
+            }
+        }
+    }
+
     /// Runs one prepared poster with its year; the result echoes the year when it was used.
     async fn run(
         &self,
@@ -347,19 +380,7 @@ impl Onesheet {
             .map_err(error)?
             .remove(0);
         let inferred = now();
-        let catalogue = self.catalogue.borrow().clone();
-        let similar = match catalogue {
-            Some(loaded) => Some(
-                loaded
-                    .index
-                    .search(&analysis.embedding, loaded.count)
-                    .map_err(error)?
-                    .into_iter()
-                    .map(|n| with_thumbnail(&loaded.index, n.position, n.score))
-                    .collect::<Vec<_>>(),
-            ),
-            None => None,
-        };
+        let similar = self.similar_to(&analysis.embedding);
         let done = now();
         let timing = Timing {
             decode_ms: prepared - started,
@@ -380,15 +401,10 @@ impl Onesheet {
 }
 
 /// An index entry as a result lists it, with its picture's URL when the index says where
-/// pictures are (`{file}` replaced by the URL-encoded name).
+/// pictures are (`{file}` replaced by the name, each folder of it URL-encoded).
 fn with_thumbnail(index: &Index, position: usize, score: f32) -> Similar {
     let mut similar = index.similar(position, score);
-    similar.thumbnail = index.thumbnails().map(|pattern| {
-        pattern.replace(
-            "{file}",
-            &String::from(js_sys::encode_uri_component(&similar.file)),
-        )
-    });
+    similar.thumbnail = index.thumbnail(position);
     similar
 }
 

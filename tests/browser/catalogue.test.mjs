@@ -4,9 +4,12 @@
 // a "why?" toggle draws the genre's map over the thumbnail; the widget (with index-src) and
 // the kiosk show the same. The index also reaches a page of another origin (CORS). And
 // `onesheet gallery` builds a static site of the same catalogue that works from file://.
+// A forged index (its checksum recomputed: it has no key) is refused without costing a result,
+// and names in sub-folders become URLs that keep their folders.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -229,5 +232,129 @@ describe('posters like this, and why', () => {
     assert.equal(await page.locator('#similar-list li').first().getAttribute('data-file'), names[3]);
     await shown();
     await context.close();
+  });
+});
+
+/** A safetensors file's header and each tensor's bytes. */
+function parseSafetensors(bytes) {
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
+  const tensors = {};
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [start, end] = info.data_offsets;
+    tensors[name] = { dtype: info.dtype, shape: info.shape, data: bytes.subarray(8 + length + start, 8 + length + end) };
+  }
+  return { metadata: header.__metadata__, tensors };
+}
+
+/**
+ * An index file as anyone can write one: the description and tensors given, the checksum
+ * recomputed as onesheet computes it (SHA-256 over the description, then each tensor's name,
+ * dtype, shape and data in name order).
+ */
+function forgeIndex(description, tensors) {
+  const names = Object.keys(tensors).sort();
+  const hash = createHash('sha256').update(description);
+  for (const name of names) {
+    const { dtype, shape, data } = tensors[name];
+    hash.update(name).update(`${dtype}[${shape.join(', ')}]`).update(data);
+  }
+  const header = { __metadata__: {
+    'onesheet.index_version': '1', 'onesheet.index': description, 'onesheet.checksum': hash.digest('hex'),
+  } };
+  let offset = 0;
+  for (const name of names) {
+    const { dtype, shape, data } = tensors[name];
+    header[name] = { dtype, shape, data_offsets: [offset, offset + data.length] };
+    offset += data.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([length, Buffer.from(json), ...names.map((n) => tensors[n].data)]);
+}
+
+/** In a page of the server: the model, then each index in turn, then a classification. */
+function loadAndClassify(page, indexes, image) {
+  return page.evaluate(async ({ indexes, image }) => {
+    const wasm = await import('/pkg/onesheet.js');
+    await wasm.default();
+    const bundle = new Uint8Array(await (await fetch('/models/onesheet.safetensors')).arrayBuffer());
+    const model = await wasm.Onesheet.create(bundle, 'cpu');
+    const loads = [];
+    for (const bytes of indexes) {
+      try {
+        loads.push(model.loadIndex(new Uint8Array(bytes), 6));
+      } catch (error) {
+        loads.push({ error: String(error.message ?? error) });
+      }
+    }
+    try {
+      return { loads, result: await model.classify(new Uint8Array(image)) };
+    } catch (error) {
+      return { loads, error: String(error.message ?? error) };
+    }
+  }, { indexes: indexes.map((b) => [...b]), image: [...image] });
+}
+
+describe('a catalogue index from anywhere', () => {
+  test('a forged index one value wide is refused, and classify still answers', async () => {
+    const genuine = parseSafetensors(readFileSync(join(catalogue, 'catalogue.index')));
+    const n = genuine.tensors.scales.shape[0];
+    const f32 = (values) => Buffer.from(new Float32Array(values).buffer);
+    const forged = forgeIndex(genuine.metadata['onesheet.index'], {
+      centre: { dtype: 'F32', shape: [1], data: f32([0]) },
+      norms: { dtype: 'F32', shape: [n], data: f32(new Array(n).fill(1)) },
+      scales: { dtype: 'F32', shape: [n], data: f32(new Array(n).fill(0.01)) },
+      scores: genuine.tensors.scores,
+      vectors: { dtype: 'I8', shape: [n, 1], data: Buffer.alloc(n, 1) },
+    });
+    const page = await chromium.browser.newPage();
+    page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+    await page.goto(`${server.url}/`);
+    const { loads, result, error } = await loadAndClassify(page, [forged], readFileSync(query));
+    assert.match(loads[0].error ?? '', /embeddings of 1 values/, JSON.stringify(loads));
+    assert.equal(error, undefined, 'classify answers');
+    assert.equal(result.similar, undefined, 'without a catalogue');
+    assert.equal(Object.keys(result.scores).length, 19);
+    await page.close();
+  });
+
+  test('names in sub-folders become URLs that keep their folders and round-trip', async () => {
+    const nested = join(scratch, 'nested');
+    const files = readdirSync(SOURCE).filter((f) => f.endsWith('.jpg')).sort().slice(0, 3);
+    const wanted = ['sub dir/a:b#c?.jpg', 'x%y/ポスター 2.jpg', 'plain/deeper/100%.jpg'];
+    wanted.forEach((name, i) => {
+      mkdirSync(join(nested, name, '..'), { recursive: true });
+      copyFileSync(join(SOURCE, files[i]), join(nested, name));
+    });
+    const out = join(scratch, 'nested.index');
+    const indexed = spawnSync(
+      ONESHEET,
+      ['index', nested, '--out', out, '--thumbnails', '/catalogue/{file}', '--model', BUNDLE],
+      { encoding: 'utf8' },
+    );
+    assert.equal(indexed.status, 0, indexed.stderr);
+    const page = await chromium.browser.newPage();
+    await page.goto(`${server.url}/`);
+    const { loads, result, error } = await loadAndClassify(page, [readFileSync(out)], readFileSync(query));
+    assert.equal(error, undefined, error);
+    assert.equal(loads[0].posters, 3, JSON.stringify(loads));
+    assert.deepEqual(result.similar.map((s) => s.file).sort(), [...wanted].sort());
+    const expected = {
+      'sub dir/a:b#c?.jpg': '/catalogue/sub%20dir/a%3Ab%23c%3F.jpg',
+      'x%y/ポスター 2.jpg': `/catalogue/x%25y/${encodeURIComponent('ポスター 2.jpg')}`,
+      'plain/deeper/100%.jpg': '/catalogue/plain/deeper/100%25.jpg',
+    };
+    for (const { file, thumbnail } of result.similar) {
+      assert.equal(thumbnail, expected[file]);
+      const url = new URL(thumbnail, server.url);
+      assert.equal(url.pathname, thumbnail, 'the browser reads the path as written');
+      const back = url.pathname.slice('/catalogue/'.length).split('/').map(decodeURIComponent).join('/');
+      assert.equal(back, file);
+    }
+    await page.close();
   });
 });

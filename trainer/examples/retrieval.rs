@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use image::{DynamicImage, imageops};
-use onesheet::index::{self, Index};
+use onesheet::index::Index;
 use onesheet::inference::Analysis;
+use onesheet::model::FEATURES;
 use onesheet::{Backend, NUM_GENRES};
 use onesheet_trainer::dataset::{self, Labels};
 use onesheet_trainer::posters;
@@ -182,13 +183,16 @@ fn main() -> Result<()> {
 
 /// The test posters' embeddings in an index, `copies` times over (for timing at scale).
 fn build(model: &str, analyses: &[Analysis], copies: usize) -> Result<Index> {
-    let centre = index::mean(analyses.iter().map(|a| a.embedding.as_slice()));
-    let mut index = Index::new(model.to_string(), centre, vec![0.5; NUM_GENRES]);
-    for copy in 0..copies {
-        for (i, a) in analyses.iter().enumerate() {
-            index.insert(format!("{copy}/{i}"), &a.embedding, &a.prediction.scores)?;
-        }
-    }
+    let mut index = Index::new(model.to_string(), FEATURES, vec![0.5; NUM_GENRES]);
+    index.extend((0..copies).flat_map(|copy| {
+        analyses.iter().enumerate().map(move |(i, a)| {
+            (
+                format!("{copy}/{i}"),
+                a.embedding.as_slice(),
+                a.prediction.scores.as_slice(),
+            )
+        })
+    }))?;
     Ok(index)
 }
 

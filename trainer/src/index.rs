@@ -1,19 +1,21 @@
 //! `onesheet index`: a catalogue's embeddings, names and scores in one file, for `similar`,
 //! `gallery` and the browser faces. Incremental: posters already in the index are not run
 //! again, and the file is rewritten (atomically) after every chunk, so a killed run keeps
-//! what it had done.
+//! what it had done. The index re-centres itself on every chunk (see [`onesheet::index`]),
+//! so an index grown a few posters at a time searches as one made at once.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use onesheet::Backend;
-use onesheet::index::{self, Index};
+use onesheet::index::Index;
 use onesheet::inference::Analysis;
+use onesheet::model::FEATURES;
 
 use crate::posters::{self, Poster};
 use crate::{progress, write};
 
-/// Posters analysed between two saves; the first chunk of a new index also fixes its centre.
+/// Posters analysed between two saves.
 const CHUNK: usize = 512;
 
 /// An indexing run's settings.
@@ -48,15 +50,24 @@ pub struct IndexSummary {
 /// Creates or updates the index at `config.out`.
 pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
     let model = posters::load(&config.model, config.backend)?;
-    let mut index = match read(&config.out)? {
-        Some(index) if index.model() != model.id => bail!(
-            "{} was made with another model; delete it (or pick another --out) to index \
-             with {}",
-            config.out.display(),
-            config.model.display()
-        ),
-        existing => existing,
-    };
+    let mut index = read(&config.out)?;
+    if let Some(existing) = &index {
+        existing.check_model(&model.id, FEATURES).with_context(|| {
+            format!(
+                "{} is not an index of {}; delete it (or pick another --out) to index with it",
+                config.out.display(),
+                config.model.display()
+            )
+        })?;
+        if !existing.recentres() {
+            eprintln!(
+                "note: {} was written by an older onesheet: posters added to it are measured \
+                 around its old centre; delete it and index again to centre it on the whole \
+                 catalogue",
+                config.out.display()
+            );
+        }
+    }
     let found = posters::collect(&config.inputs)?;
     let new: Vec<&Poster> = found
         .iter()
@@ -88,18 +99,21 @@ pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
             },
         )?;
         if analysed.is_empty() && index.is_none() {
-            // Nothing to centre a new index on yet.
+            // No file yet for a run that has read nothing.
             continue;
         }
         let index = index.get_or_insert_with(|| {
             let thresholds = model.classifier.bundle.manifest.thresholds();
-            let centre = index::mean(analysed.iter().map(|(_, a)| a.embedding.as_slice()));
-            Index::new(model.id.clone(), centre, thresholds)
+            Index::new(model.id.clone(), FEATURES, thresholds)
         });
-        for (name, analysis) in analysed {
-            index.insert(name, &analysis.embedding, &analysis.prediction.scores)?;
-            added += 1;
-        }
+        index.extend(analysed.iter().map(|(name, analysis)| {
+            (
+                name.clone(),
+                analysis.embedding.as_slice(),
+                analysis.prediction.scores.as_slice(),
+            )
+        }))?;
+        added += analysed.len();
         if config.thumbnails.is_some() {
             index.set_thumbnails(config.thumbnails.clone());
         }

@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use onesheet::Backend;
 use onesheet::index::{Index, Similar};
+use onesheet::model::FEATURES;
 use serde::Serialize;
 
 use crate::classify::{Format, defused, printable};
@@ -66,13 +67,13 @@ pub fn similar(config: &SimilarConfig) -> Result<usize> {
         );
     };
     let model = posters::load(&config.model, config.backend)?;
-    if index.model() != model.id {
-        bail!(
-            "{} was made with another model than {}; rebuild it with `onesheet index`",
+    index.check_model(&model.id, FEATURES).with_context(|| {
+        format!(
+            "{} is not an index of {}; rebuild it with `onesheet index`",
             config.index.display(),
             config.model.display()
-        );
-    }
+        )
+    })?;
     let queries = posters::collect(&config.queries)?;
     let bar = progress::bar(queries.len() as u64, "searching");
     let mut out = Output::new(config.format);
