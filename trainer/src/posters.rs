@@ -15,6 +15,7 @@ use onesheet::model::ModelInput;
 use rayon::prelude::*;
 
 use crate::classify::printable;
+use crate::image_file;
 
 /// Extensions searched for inside folders (files named on the command line are always tried).
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
@@ -31,11 +32,32 @@ pub struct Poster {
 
 /// Files named directly, and image files found under folders (sorted, so output is stable).
 pub fn collect(inputs: &[PathBuf]) -> Result<Vec<Poster>> {
+    collect_skipping(inputs, &[])
+}
+
+/// [`collect`], never walking into the folders `skip` (canonical paths): a command's own
+/// output, say, when it lies inside an input folder. A folder named as an input is read even
+/// when skipped: it was asked for.
+pub fn collect_skipping(inputs: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<Poster>> {
+    let skipped = |entry: &walkdir::DirEntry| {
+        entry.depth() > 0
+            && entry.file_type().is_dir()
+            && !skip.is_empty()
+            // Canonical, so a symlink or `..` leading to the folder is caught too.
+            && entry
+                .path()
+                .canonicalize()
+                .is_ok_and(|path| skip.contains(&path))
+    };
     let mut posters = Vec::new();
     for input in inputs {
         if input.is_dir() {
             let mut found = Vec::new();
-            for entry in walkdir::WalkDir::new(input).follow_links(true) {
+            let walk = walkdir::WalkDir::new(input)
+                .follow_links(true)
+                .into_iter()
+                .filter_entry(|entry| !skipped(entry));
+            for entry in walk {
                 // A symlink loop or an unreadable folder costs its own entries, not the run.
                 let entry = match entry {
                     Ok(entry) => entry,
@@ -143,7 +165,8 @@ pub fn analyse_each_with<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
         let prepared: Vec<Result<ModelInput, String>> = chunk
             .par_iter()
             .map(|file| {
-                let bytes = std::fs::read(file.as_ref()).map_err(|e| e.to_string())?;
+                let bytes = image_file::read(file.as_ref(), &classifier.limits)
+                    .map_err(|e| e.to_string())?;
                 let mut input = classifier.prepare(&bytes).map_err(|e| e.to_string())?;
                 input.year = year_of(file);
                 Ok(input)
@@ -189,4 +212,45 @@ pub fn report_skipped(bar: &ProgressBar, file: &Path, error: &str) {
             printable(error)
         );
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_folders_are_not_walked_however_they_are_reached() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("shop");
+        for folder in ["site/pictures", "new"] {
+            std::fs::create_dir_all(input.join(folder)).expect("mkdir");
+        }
+        for file in ["a.jpg", "new/b.png", "site/pictures/0.jpg"] {
+            std::fs::write(input.join(file), b"x").expect("write");
+        }
+        let skip = vec![input.join("site").canonicalize().expect("canonical")];
+        let names = |found: Vec<Poster>| found.into_iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(collect_skipping(std::slice::from_ref(&input), &skip).expect("found")),
+            ["a.jpg", "new/b.png"]
+        );
+        // Through `..` in the input, or a symlink to the skipped folder: still skipped.
+        let roundabout = input.join("new/..");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(input.join("site"), input.join("new/link")).expect("symlink");
+        assert_eq!(
+            names(collect_skipping(&[roundabout], &skip).expect("found")),
+            ["a.jpg", "new/b.png"]
+        );
+        // Named as the input itself, it is read: it was asked for.
+        let site = input.join("site");
+        assert_eq!(
+            names(collect_skipping(&[site], &skip).expect("found")),
+            ["pictures/0.jpg"]
+        );
+        assert_eq!(
+            collect(&[input]).expect("found").len(),
+            3 + usize::from(cfg!(unix))
+        );
+    }
 }

@@ -245,3 +245,85 @@ fn a_year_moves_the_scores_by_the_bundles_prior_and_bad_years_are_refused() {
         "{stderr}"
     );
 }
+
+/// Runs `onesheet` with `args`, killing it if it has not finished within a minute (reading an
+/// endless file would never finish): (exit code, stdout, stderr).
+fn run_bounded(args: &[&OsStr]) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    let mut child = onesheet()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("onesheet runs");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_mins(1) {
+            child.kill().expect("kill");
+            panic!("still reading after a minute: {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    (status.code(), stdout, stderr)
+}
+
+#[test]
+fn dev_zero_is_refused_by_name_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = bundle(dir.path());
+    let good = dir.path().join("good.png");
+    poster(&good, 90);
+    let zero = Path::new("/dev/zero");
+
+    let (code, stdout, stderr) = run_bounded(&[
+        "classify".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--format".as_ref(),
+        "jsonl".as_ref(),
+        zero.as_os_str(),
+        good.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let error = lines[0]["error"].as_str().expect("an error");
+    assert!(
+        error.contains("/dev/zero") && error.contains("not a regular file"),
+        "{error}"
+    );
+    assert!(lines[1]["scores"].is_object(), "{stdout}");
+
+    let (code, _, stderr) = run_bounded(&[
+        "explain".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        zero.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is not a regular file"),
+        "{stderr}"
+    );
+}

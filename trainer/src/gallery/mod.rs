@@ -4,22 +4,28 @@
 //! genre, and the posters most like it; and the catalogue's dominant colours by genre.
 //!
 //! Every name from a file is HTML-escaped, and nothing from a file name reaches a path in the
-//! site: pages and pictures are numbered.
+//! site: pages and pictures are numbered. A run into the folder of an earlier one replaces it
+//! (see [`site`]); the site's own folders are never read as posters, even when `--out` lies
+//! inside an input folder.
+
+mod site;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use image::{RgbImage, RgbaImage, imageops};
-use onesheet::index::{self, Index};
+use onesheet::index::Index;
 use onesheet::inference::Analysis;
+use onesheet::model::FEATURES;
 use onesheet::{Backend, GENRES, NUM_GENRES, preprocess};
 
 use crate::colour::{BINS, bin_colour, colour_shares};
 use crate::explain::map_image;
-use crate::posters;
-use crate::{progress, write};
+use crate::progress;
+use crate::{image_file, posters};
+use site::Site;
 
 /// Posters on a genre's page (seed 003's "top 100 per genre").
 const TOP_PER_GENRE: usize = 100;
@@ -35,7 +41,7 @@ const SWATCHES: usize = 10;
 pub struct GalleryConfig {
     /// Folders of posters (or poster files).
     pub inputs: Vec<PathBuf>,
-    /// The site's folder (created; pages in it are replaced).
+    /// The site's folder (created; an earlier run's pages in it are replaced or removed).
     pub out: PathBuf,
     /// Model bundle.
     pub model: PathBuf,
@@ -68,11 +74,9 @@ struct Shown {
 pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
     let started = Instant::now();
     let model = posters::load(&config.model, config.backend)?;
-    let found = posters::collect(&config.inputs)?;
-    for dir in ["posters", "genres", "pictures"] {
-        std::fs::create_dir_all(config.out.join(dir))
-            .with_context(|| format!("creating {}", config.out.join(dir).display()))?;
-    }
+    // Before the site's folders are made: what exists now is what an earlier run wrote.
+    let found = posters::collect_skipping(&config.inputs, &Site::own_folders(&config.out))?;
+    let mut site = Site::prepare(&config.out)?;
 
     let bar = progress::bar(found.len() as u64, "gallery");
     let mut shown: Vec<Shown> = Vec::with_capacity(found.len());
@@ -84,7 +88,8 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
         &bar,
         |poster, analysis| {
             let picture = analysis.and_then(|analysis| {
-                let bytes = std::fs::read(&poster.path).map_err(|e| e.to_string())?;
+                let bytes = image_file::read(&poster.path, &model.classifier.limits)
+                    .map_err(|e| e.to_string())?;
                 let image = preprocess::decode(&bytes, &model.classifier.limits)
                     .map_err(|e| e.to_string())?;
                 Ok((analysis, thumbnail(&image)))
@@ -92,13 +97,10 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
             match picture {
                 Ok((analysis, thumb)) => {
                     let n = shown.len();
-                    save_jpeg(&thumb, &config.out.join(format!("pictures/{n}.jpg")))?;
+                    site.write(&format!("pictures/{n}.jpg"), &jpeg(&thumb)?)?;
                     for &g in &analysis.prediction.genres {
                         let map = map_image(&analysis.maps, g);
-                        save_png(
-                            &map,
-                            &config.out.join(format!("pictures/{n}-{}.png", slug(g))),
-                        )?;
+                        site.write(&format!("pictures/{n}-{}.png", slug(g)), &png(&map)?)?;
                     }
                     shown.push(Shown {
                         name: poster.name.clone(),
@@ -120,7 +122,8 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
     }
 
     let index = similarity_index(&shown, &model.id)?;
-    write_site(&config.out, &shown, &index)?;
+    write_site(&mut site, &shown, &index)?;
+    site.remove_stale()?;
     Ok(GallerySummary {
         posters: shown.len(),
         failed,
@@ -139,15 +142,15 @@ fn thumbnail(image: &RgbImage) -> RgbImage {
     )
 }
 
-fn save_jpeg(image: &RgbImage, path: &Path) -> Result<()> {
+fn jpeg(image: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80)
         .encode_image(image)
         .context("encoding a picture")?;
-    write::atomic(path, &bytes)
+    Ok(bytes)
 }
 
-fn save_png(image: &RgbaImage, path: &Path) -> Result<()> {
+fn png(image: &RgbaImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     image
         .write_to(
@@ -155,31 +158,30 @@ fn save_png(image: &RgbaImage, path: &Path) -> Result<()> {
             image::ImageFormat::Png,
         )
         .context("encoding a map")?;
-    write::atomic(path, &bytes)
+    Ok(bytes)
 }
 
 /// The site's similarity search: every poster's embedding, centred on the catalogue's mean.
 fn similarity_index(shown: &[Shown], model: &str) -> Result<Index> {
-    let centre = index::mean(shown.iter().map(|s| s.analysis.embedding.as_slice()));
-    let mut index = Index::new(model.to_string(), centre, vec![0.5; NUM_GENRES]);
-    for (n, s) in shown.iter().enumerate() {
-        // Numbered, so that two files of one name in different folders stay two posters.
-        index.insert(
+    let mut index = Index::new(model.to_string(), FEATURES, vec![0.5; NUM_GENRES]);
+    // Numbered, so that two files of one name in different folders stay two posters.
+    index.extend(shown.iter().enumerate().map(|(n, s)| {
+        (
             n.to_string(),
-            &s.analysis.embedding,
-            &s.analysis.prediction.scores,
-        )?;
-    }
+            s.analysis.embedding.as_slice(),
+            s.analysis.prediction.scores.as_slice(),
+        )
+    }))?;
     Ok(index)
 }
 
 // ---- pages --------------------------------------------------------------------------------
 
-fn write_site(out: &Path, shown: &[Shown], index: &Index) -> Result<()> {
-    let page = |path: &str, title: &str, depth: usize, body: &str| -> Result<()> {
-        write::atomic(&out.join(path), html(title, depth, body).as_bytes())
+fn write_site(site: &mut Site, shown: &[Shown], index: &Index) -> Result<()> {
+    site.write("style.css", STYLE.as_bytes())?;
+    let mut page = |path: &str, title: &str, depth: usize, body: &str| -> Result<()> {
+        site.write(path, html(title, depth, body).as_bytes())
     };
-    write::atomic(&out.join("style.css"), STYLE.as_bytes())?;
 
     // Per genre: its posters, best score first.
     let mut by_genre: Vec<Vec<usize>> = vec![Vec::new(); NUM_GENRES];
