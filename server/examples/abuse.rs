@@ -211,7 +211,14 @@ async fn abuse_once(args: &Args, abuse: Abuse, i: usize) -> Result<()> {
     match abuse {
         Abuse::None => Ok(()),
         Abuse::Encodings => {
-            let path = spelling(if i.is_multiple_of(2) { &args.model } else { &args.wasm }, i);
+            let path = spelling(
+                if i.is_multiple_of(2) {
+                    &args.model
+                } else {
+                    &args.wasm
+                },
+                i,
+            );
             let mut stream = connect(host, [127, 0, 0, 2]).await?;
             let request = format!(
                 "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"

@@ -9,7 +9,7 @@ use onesheet::preprocess::{self, DecodeLimits, InputSpec};
 use onesheet::{Backend, inference, model, pretrained};
 use serde_json::json;
 
-use crate::{image_file, progress};
+use crate::{input_file, progress};
 
 /// An embedding run's settings.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub fn embed(args: &EmbedConfig) -> Result<usize> {
         let (mut ready, mut inputs): (Vec<&PathBuf>, Vec<ModelInput>) = (Vec::new(), Vec::new());
         let mut lines = Vec::new();
         for path in chunk {
-            let prepared = image_file::read(path, &limits)
+            let prepared = input_file::image(path, &limits)
                 .map_err(anyhow::Error::from)
                 .and_then(|bytes| Ok(preprocess::prepare_bytes(&bytes, &spec, &limits)?));
             match prepared {

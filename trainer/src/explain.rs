@@ -12,7 +12,7 @@ use onesheet::{Backend, GENRES, genres};
 use serde::Serialize;
 
 use crate::posters::{self, Model};
-use crate::{image_file, progress};
+use crate::{input_file, progress};
 
 /// Longest side of a drawn overlay: enough to read the map, never a scan-sized PNG.
 const OVERLAY_SIDE: u32 = 640;
@@ -52,7 +52,7 @@ pub struct Explained {
 
 /// Runs the model on one poster.
 pub fn analyse(model: &Model, poster: &Path) -> Result<Explained> {
-    let bytes = image_file::read(poster, &model.classifier.limits)?;
+    let bytes = input_file::image(poster, &model.classifier.limits)?;
     let decoded = preprocess::decode(&bytes, &model.classifier.limits)
         .with_context(|| format!("reading {}", poster.display()))?;
     let input = preprocess::prepare(&decoded, &model.classifier.bundle.manifest.input)?;

@@ -136,11 +136,15 @@ pub fn index(config: &IndexConfig) -> Result<IndexSummary> {
 
 /// The index at `path`, if there is one.
 pub fn read(path: &Path) -> Result<Option<Index>> {
-    match std::fs::read(path) {
+    match crate::input_file::index(path) {
         Ok(bytes) => Index::from_bytes(&bytes)
             .map(Some)
             .with_context(|| format!("reading the index {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(crate::input_file::ReadError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }

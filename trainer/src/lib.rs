@@ -23,7 +23,7 @@ pub mod thresholds;
 pub mod training;
 pub mod tune;
 
-pub mod image_file;
+pub mod input_file;
 pub mod posters;
 
 pub mod classify;

@@ -15,7 +15,7 @@ use onesheet::model::ModelInput;
 use rayon::prelude::*;
 
 use crate::classify::printable;
-use crate::image_file;
+use crate::input_file;
 
 /// Extensions searched for inside folders (files named on the command line are always tried).
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
@@ -123,7 +123,7 @@ pub struct Model {
 /// Loads the bundle at `path` on `backend`.
 pub fn load(path: &Path, backend: Backend) -> Result<Model> {
     let device = backend.device()?;
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = input_file::bundle(path)?;
     let bundle = Bundle::from_bytes(&bytes, &device)
         .with_context(|| format!("loading the model {}", path.display()))?;
     Ok(Model {
@@ -165,7 +165,7 @@ pub fn analyse_each_with<'a, F: AsRef<Path> + Sync + ?Sized + 'a>(
         let prepared: Vec<Result<ModelInput, String>> = chunk
             .par_iter()
             .map(|file| {
-                let bytes = image_file::read(file.as_ref(), &classifier.limits)
+                let bytes = input_file::image(file.as_ref(), &classifier.limits)
                     .map_err(|e| e.to_string())?;
                 let mut input = classifier.prepare(&bytes).map_err(|e| e.to_string())?;
                 input.year = year_of(file);

@@ -326,4 +326,30 @@ fn dev_zero_is_refused_by_name_and_the_batch_goes_on() {
         stderr.contains("/dev/zero is not a regular file"),
         "{stderr}"
     );
+
+    // The model and the catalogue index are files named on the command line too.
+    let (code, _, stderr) = run_bounded(&[
+        "classify".as_ref(),
+        "--model".as_ref(),
+        zero.as_os_str(),
+        good.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is not a regular file"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_bounded(&[
+        "similar".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--index".as_ref(),
+        zero.as_os_str(),
+        good.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is not a regular file"),
+        "{stderr}"
+    );
 }

@@ -50,8 +50,7 @@ pub struct EvaluateConfig {
 
 /// Evaluates the bundle on each collection's test split and writes the report.
 pub fn evaluate(args: &EvaluateConfig) -> Result<Evaluated> {
-    let bytes =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let bytes = crate::input_file::bundle(&args.model)?;
     let device = burn::tensor::Device::flex();
     let bundle = Bundle::from_bytes(&bytes, &device)
         .with_context(|| format!("loading {}", args.model.display()))?;

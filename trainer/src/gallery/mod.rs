@@ -24,7 +24,7 @@ use onesheet::{Backend, GENRES, NUM_GENRES, preprocess};
 use crate::colour::{BINS, bin_colour, colour_shares};
 use crate::explain::map_image;
 use crate::progress;
-use crate::{image_file, posters};
+use crate::{input_file, posters};
 use site::Site;
 
 /// Posters on a genre's page (seed 003's "top 100 per genre").
@@ -88,7 +88,7 @@ pub fn gallery(config: &GalleryConfig) -> Result<GallerySummary> {
         &bar,
         |poster, analysis| {
             let picture = analysis.and_then(|analysis| {
-                let bytes = image_file::read(&poster.path, &model.classifier.limits)
+                let bytes = input_file::image(&poster.path, &model.classifier.limits)
                     .map_err(|e| e.to_string())?;
                 let image = preprocess::decode(&bytes, &model.classifier.limits)
                     .map_err(|e| e.to_string())?;

@@ -1,8 +1,10 @@
-//! Reading an image file from disk within the decoder's byte budget, the one way every
-//! command reads a poster. A name on the command line can be anything: `/dev/zero` never ends,
-//! a FIFO blocks, a sparse file claims terabytes. Only regular files are read, and never more
-//! than [`DecodeLimits::max_bytes`] (the most decoding may allocate: an encoded image over it
-//! could not be decoded anyway) plus one byte, to tell "exactly at the limit" from "over it".
+//! Reading a file a user named (a poster, a model bundle, a catalogue index), the one way every
+//! command reads one. A name on the command line can be anything: `/dev/zero` never ends, a
+//! FIFO blocks, a sparse file claims terabytes. Only regular files are read, and never more than
+//! the limit for what they hold plus one byte, to tell "exactly at the limit" from "over it": a
+//! poster within [`DecodeLimits::max_bytes`] (the most decoding may allocate: an encoded image
+//! over it could not be decoded anyway), a bundle within [`MAX_BUNDLE_BYTES`], an index within
+//! [`MAX_INDEX_BYTES`].
 
 use std::io::Read;
 use std::path::Path;
@@ -10,7 +12,13 @@ use std::path::Path;
 use onesheet::DecodeLimits;
 use thiserror::Error;
 
-/// Why an image file was not read.
+/// A model bundle larger than this is not one: the largest head the format allows (4096
+/// hidden units) in f32 beside an f32 backbone is under 64 MB.
+pub const MAX_BUNDLE_BYTES: u64 = 1 << 30;
+/// A catalogue index of ten million posters (1280 bytes and a name each) fits.
+pub const MAX_INDEX_BYTES: u64 = 16 << 30;
+
+/// Why a file was not read.
 #[derive(Debug, Error)]
 pub enum ReadError {
     /// A device, FIFO, socket or folder.
@@ -20,10 +28,12 @@ pub enum ReadError {
         path: String,
     },
     /// Larger than an image may be.
-    #[error("{path} is over the {limit}-byte limit for an image; it was not read")]
+    #[error("{path} is over the {limit}-byte limit for {what}; it was not read")]
     TooBig {
         /// The file, as given.
         path: String,
+        /// What the file was read as.
+        what: &'static str,
         /// The limit, in bytes.
         limit: u64,
     },
@@ -40,11 +50,21 @@ pub enum ReadError {
 
 /// The bytes of the image file at `path`, refused when it is not a regular file or holds more
 /// than `limits.max_bytes`.
-pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, ReadError> {
-    read_within(path, limits.max_bytes)
+pub fn image(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, ReadError> {
+    read_within(path, limits.max_bytes, "an image")
 }
 
-fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+/// The bytes of the model bundle at `path` (a regular file of at most [`MAX_BUNDLE_BYTES`]).
+pub fn bundle(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_within(path, MAX_BUNDLE_BYTES, "a model bundle")
+}
+
+/// The bytes of the catalogue index at `path` (a regular file of at most [`MAX_INDEX_BYTES`]).
+pub fn index(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_within(path, MAX_INDEX_BYTES, "a catalogue index")
+}
+
+fn read_within(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, ReadError> {
     let name = || path.display().to_string();
     let io = |source| ReadError::Io {
         path: name(),
@@ -57,6 +77,7 @@ fn read_within(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     }
     let too_big = || ReadError::TooBig {
         path: name(),
+        what,
         limit,
     };
     if metadata.len() > limit {
@@ -96,7 +117,7 @@ mod tests {
         let file = std::fs::File::create(&path).expect("create");
         // 1 TiB of holes: reading it would never finish in a test.
         file.set_len(1 << 40).expect("sparse");
-        let error = read(&path, &DecodeLimits::default()).expect_err("refused");
+        let error = image(&path, &DecodeLimits::default()).expect_err("refused");
         assert!(matches!(error, ReadError::TooBig { .. }), "{error}");
         assert!(error.to_string().contains("huge.jpg"), "{error}");
     }
@@ -106,9 +127,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.png");
         std::fs::write(&path, [1u8; 64]).expect("write");
-        assert_eq!(read_within(&path, 64).expect("at the limit").len(), 64);
+        assert_eq!(
+            read_within(&path, 64, "an image")
+                .expect("at the limit")
+                .len(),
+            64
+        );
         assert!(matches!(
-            read_within(&path, 63),
+            read_within(&path, 63, "an image"),
             Err(ReadError::TooBig { limit: 63, .. })
         ));
     }
@@ -116,16 +142,16 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn devices_and_folders_are_refused_by_name() {
-        let error = read(Path::new("/dev/zero"), &DecodeLimits::default()).expect_err("refused");
+        let error = image(Path::new("/dev/zero"), &DecodeLimits::default()).expect_err("refused");
         assert!(matches!(error, ReadError::NotAFile { .. }), "{error}");
         assert!(error.to_string().contains("/dev/zero"), "{error}");
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(matches!(
-            read(dir.path(), &DecodeLimits::default()),
+            image(dir.path(), &DecodeLimits::default()),
             Err(ReadError::NotAFile { .. })
         ));
         let missing =
-            read(&dir.path().join("gone.jpg"), &DecodeLimits::default()).expect_err("missing");
+            image(&dir.path().join("gone.jpg"), &DecodeLimits::default()).expect_err("missing");
         assert!(missing.to_string().contains("gone.jpg"), "{missing}");
     }
 }
