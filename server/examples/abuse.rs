@@ -184,19 +184,28 @@ fn spread(times: &mut [f64]) -> (f64, f64) {
 
 /// A visitor's download, as a browser asks for it (gzip), to the last byte.
 async fn visit(address: SocketAddr, path: &str) -> Result<()> {
-    let mut stream = connect(address, [127, 0, 0, 1]).await?;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        download(address, [127, 0, 0, 1], path),
+    )
+    .await
+    .context("timed out")??;
+    if !reply.starts_with(b"HTTP/1.1 200") {
+        bail!("{}", String::from_utf8_lossy(&reply[..reply.len().min(40)]));
+    }
+    Ok(())
+}
+
+/// `path` downloaded whole (gzip) from `from`: the reply, head and body.
+async fn download(address: SocketAddr, from: [u8; 4], path: &str) -> Result<Vec<u8>> {
+    let mut stream = connect(address, from).await?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut reply))
-        .await
-        .context("timed out")??;
-    if !reply.starts_with(b"HTTP/1.1 200") {
-        bail!("{}", String::from_utf8_lossy(&reply[..reply.len().min(40)]));
-    }
-    Ok(())
+    stream.read_to_end(&mut reply).await?;
+    Ok(reply)
 }
 
 async fn connect(address: SocketAddr, from: [u8; 4]) -> Result<TcpStream> {
@@ -211,32 +220,18 @@ async fn abuse_once(args: &Args, abuse: Abuse, i: usize) -> Result<()> {
     match abuse {
         Abuse::None => Ok(()),
         Abuse::Encodings => {
-            let path = spelling(
-                if i.is_multiple_of(2) {
-                    &args.model
-                } else {
-                    &args.wasm
-                },
-                i,
-            );
-            let mut stream = connect(host, [127, 0, 0, 2]).await?;
-            let request = format!(
-                "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
-            );
-            stream.write_all(request.as_bytes()).await?;
-            let mut sink = Vec::new();
-            stream.read_to_end(&mut sink).await?;
-            Ok(())
+            let file = if i.is_multiple_of(2) {
+                &args.model
+            } else {
+                &args.wasm
+            };
+            download(host, [127, 0, 0, 2], &spelling(file, i))
+                .await
+                .map(drop)
         }
         Abuse::Bursts => {
             for path in [&args.wasm, &args.model] {
-                let mut stream = connect(host, [127, 0, 0, 2]).await?;
-                let request = format!(
-                    "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
-                );
-                stream.write_all(request.as_bytes()).await?;
-                let mut sink = Vec::new();
-                stream.read_to_end(&mut sink).await?;
+                download(host, [127, 0, 0, 2], path).await?;
             }
             Ok(())
         }

@@ -237,6 +237,7 @@ pub fn etag(identity: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_runtime as runtime;
     use axum::http::HeaderValue;
     use std::io::Read;
 
@@ -257,14 +258,6 @@ mod tests {
         assert!(!accepts_gzip(&headers("gzip;q=0")));
         assert!(!accepts_gzip(&headers("br, identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
-    }
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime")
     }
 
     #[test]

@@ -36,6 +36,16 @@ pub use paths::{Root, Target, content_type, percent_decode, resolve};
 pub use server::Limits;
 pub use site::{Roots, Sample, SampleList, Site, shared_cross_origin};
 
+/// A two-thread runtime for the tests that serve over real sockets or race requests.
+#[cfg(test)]
+fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// What to serve.
 #[derive(Debug, Clone)]
 pub enum Content {

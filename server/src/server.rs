@@ -355,6 +355,7 @@ impl AsyncWrite for Watched {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_runtime as runtime;
     use std::io::{Read, Write};
 
     use super::*;
@@ -372,14 +373,6 @@ mod tests {
             tokio::spawn(accept_loop(listener, router(site), limits));
             bound.to_string()
         })
-    }
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime")
     }
 
     /// Sends a keep-alive `GET /` and reads its reply (a 4-byte body).
