@@ -5,33 +5,16 @@
 #![cfg(unix)]
 
 mod common;
+mod fixtures;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::{onesheet, shared};
-use image::{Rgb, RgbImage};
+use fixtures::{bundle, poster};
 use serde_json::Value;
-
-fn poster(path: &Path, shade: u8) {
-    RgbImage::from_fn(40, 60, |x, y| Rgb([shade, (x * 4) as u8, (y * 3) as u8]))
-        .save_with_format(path, image::ImageFormat::Png)
-        .expect("save");
-}
-
-/// A test bundle (pretrained backbone, untrained head) at 64×96: fast, and enough here.
-fn bundle(dir: &Path) -> PathBuf {
-    let out = dir.join("test.safetensors");
-    let status = onesheet()
-        .args(["export", "--untrained-head", "--size", "64x96", "--out"])
-        .arg(&out)
-        .status()
-        .expect("export runs");
-    assert!(status.success());
-    out
-}
 
 fn classify(model: &Path, format: &str, inputs: &[&Path]) -> Output {
     let output = onesheet()
@@ -313,43 +296,39 @@ fn dev_zero_is_refused_by_name_and_the_batch_goes_on() {
     );
     assert!(lines[1]["scores"].is_object(), "{stdout}");
 
-    let (code, _, stderr) = run_bounded(&[
-        "explain".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        "--model".as_ref(),
-        model.as_os_str(),
-        zero.as_os_str(),
-    ]);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("/dev/zero is not a regular file"),
-        "{stderr}"
-    );
-
-    // The model and the catalogue index are files named on the command line too.
-    let (code, _, stderr) = run_bounded(&[
-        "classify".as_ref(),
-        "--model".as_ref(),
-        zero.as_os_str(),
-        good.as_os_str(),
-    ]);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("/dev/zero is not a regular file"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = run_bounded(&[
-        "similar".as_ref(),
-        "--model".as_ref(),
-        model.as_os_str(),
-        "--index".as_ref(),
-        zero.as_os_str(),
-        good.as_os_str(),
-    ]);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("/dev/zero is not a regular file"),
-        "{stderr}"
-    );
+    // One poster for explain; the model and the catalogue index are named on the command
+    // line too.
+    let model = model.as_os_str();
+    let refused: [&[&OsStr]; 3] = [
+        &[
+            "explain".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "--model".as_ref(),
+            model,
+            zero.as_os_str(),
+        ],
+        &[
+            "classify".as_ref(),
+            "--model".as_ref(),
+            zero.as_os_str(),
+            good.as_os_str(),
+        ],
+        &[
+            "similar".as_ref(),
+            "--model".as_ref(),
+            model,
+            "--index".as_ref(),
+            zero.as_os_str(),
+            good.as_os_str(),
+        ],
+    ];
+    for args in refused {
+        let (code, _, stderr) = run_bounded(args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("/dev/zero is not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

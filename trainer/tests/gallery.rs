@@ -5,30 +5,13 @@
 #![cfg(unix)]
 
 mod common;
+mod fixtures;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::onesheet;
-use image::{Rgb, RgbImage};
-
-fn poster(path: &Path, shade: u8) {
-    RgbImage::from_fn(40, 60, |x, y| Rgb([shade, (x * 4) as u8, (y * 3) as u8]))
-        .save_with_format(path, image::ImageFormat::Png)
-        .expect("save");
-}
-
-/// A test bundle (pretrained backbone, untrained head) at 64×96: fast, and enough here.
-fn bundle(dir: &Path) -> PathBuf {
-    let out = dir.join("test.safetensors");
-    let status = onesheet()
-        .args(["export", "--untrained-head", "--size", "64x96", "--out"])
-        .arg(&out)
-        .status()
-        .expect("export runs");
-    assert!(status.success());
-    out
-}
+use fixtures::{bundle, poster};
 
 fn gallery(model: &Path, input: &Path, out: &Path) -> Output {
     let output = onesheet()
