@@ -43,6 +43,9 @@ struct Args {
     /// Seconds each abuse runs.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Only the abuses whose name holds this text (and the baseline).
+    #[arg(long)]
+    only: Option<String>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +57,12 @@ async fn main() -> Result<()> {
     );
     println!("| --- | --- | --- | --- | --- |");
     for abuse in Abuse::ALL {
+        if let Some(only) = &args.only
+            && !matches!(abuse, Abuse::None)
+            && !abuse.name().contains(only.as_str())
+        {
+            continue;
+        }
         let row = run(&args, abuse).await?;
         println!(
             "| {} | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {} | {:.0} MiB |",

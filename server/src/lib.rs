@@ -184,9 +184,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         .context("starting the server's threads")?;
     runtime.block_on(async {
         let address = SocketAddr::new(host, port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|error| bind_error(address, &error))?;
+        let listener = listen(address).map_err(|error| bind_error(address, &error))?;
         let bound = listener
             .local_addr()
             .context("the server is not listening on an IP address")?;
@@ -211,6 +209,26 @@ pub fn run(config: ServeConfig) -> Result<()> {
         server::accept_loop(listener, handler::shared_router(site), limits).await;
         Ok(())
     })
+}
+
+/// Connections the kernel holds for the accept loop: the most Linux allows by default
+/// (`net.core.somaxconn`), so that a burst of connections from one client, each closed as it is
+/// accepted, does not overflow the queue and drop another visitor's (who would wait a second
+/// for the retry).
+const BACKLOG: u32 = 4096;
+
+/// A listening socket on `address` with [`BACKLOG`] (std's and tokio's `bind` ask for 128 and
+/// 1024).
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's bind does: a restarted server can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
 }
 
 /// The front end must be there; a missing model is only worth a warning (`?model=` may name

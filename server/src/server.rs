@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -51,6 +51,7 @@ const MAX_HEADERS: usize = 64;
 pub async fn accept_loop(listener: TcpListener, router: Router, limits: Limits) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let clients = Arc::new(Clients::default());
+    let tarpitted = Arc::new(AtomicUsize::new(0));
     let mut accept_report = Report::default();
     let mut client_report = Report::default();
     loop {
@@ -62,7 +63,7 @@ pub async fn accept_loop(listener: TcpListener, router: Router, limits: Limits) 
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let Some(slot) = Clients::take(&clients, peer, limits.max_per_client) else {
-                    // Closed at once: the client's own connections are what it waits on.
+                    tarpit(stream, &tarpitted);
                     client_report.say(|| {
                         format!(
                             "warning: {} already holds {} connections (--max-connections-per-client); \
@@ -91,6 +92,29 @@ pub async fn accept_loop(listener: TcpListener, router: Router, limits: Limits) 
             }
         }
     }
+}
+
+/// Connections over a client's limit held unanswered at once before being closed; past it
+/// they are closed as they come.
+const MAX_TARPITTED: usize = 64;
+/// How long such a connection is held.
+const TARPIT: Duration = Duration::from_secs(1);
+
+/// Closes a connection over its client's limit, after [`TARPIT`] while fewer than
+/// [`MAX_TARPITTED`] are held: closed at once, a client reconnecting in a loop would make
+/// thousands of connections a second and crowd the kernel's accept queue that other visitors'
+/// connections wait in; held a second, it makes a few (a file descriptor each, bounded).
+fn tarpit(stream: TcpStream, tarpitted: &Arc<AtomicUsize>) {
+    if tarpitted.fetch_add(1, Ordering::Relaxed) >= MAX_TARPITTED {
+        tarpitted.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let tarpitted = Arc::clone(tarpitted);
+    tokio::spawn(async move {
+        tokio::time::sleep(TARPIT).await;
+        drop(stream);
+        tarpitted.fetch_sub(1, Ordering::Relaxed);
+    });
 }
 
 /// A warning said at most once every five seconds, however often its cause repeats.
@@ -520,7 +544,7 @@ mod tests {
             held.push(stream);
         }
         // ...so its fourth is closed unanswered, however many it tries.
-        for _ in 0..5 {
+        for _ in 0..3 {
             let mut extra = connect_from("127.0.0.2", &address);
             let _ = write!(extra, "GET / HTTP/1.1\r\nHost: {address}\r\n\r\n");
             assert!(
