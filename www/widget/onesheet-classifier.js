@@ -12,10 +12,11 @@
 // beside the widget), backend (auto | cpu | webgpu), max-genres (rows shown, default 5),
 // form-field (the `name` of a field in the host's form to fill with the predicted genres:
 // checkboxes whose values are genre names are ticked exactly; a text or hidden input gets them
-// comma-separated; file inputs and buttons of that name are left alone), index-src (a catalogue index made by `onesheet index`: the widget then
-// shows "posters like this" under a result, found in wasm on the visitor's machine), year (the
-// film's release year, when the shop knows it: it refines the genres by decade; empty means
-// unknown, and an impossible year is reported as an error).
+// comma-separated; file inputs and buttons of that name are left alone), index-src (a
+// catalogue index made by `onesheet index`: the widget then shows "posters like this" under a
+// result, found in wasm on the visitor's machine), year (the film's release year, when the
+// shop knows it: it refines the genres by decade; empty means unknown, and an impossible year
+// is reported as an error).
 //
 // Events (bubbling, composed): `onesheet-genres` with detail `{ file, scores, genres, similar? }`
 // (all 19 scores; genres best first; with index-src, the similar posters `[{ file, score }]`) and `onesheet-error` with detail `{ file, message }`. Method
@@ -395,8 +396,8 @@ export class OnesheetClassifier extends HTMLElement {
 const TEXT_INPUTS = new Set(['text', 'search', 'hidden']);
 
 /**
- * Puts `genres` into one form field the way the seller would; resolves to whether the field
- * was one the widget fills. Checkboxes and radios are ticked by value, a select's options
+ * Puts `genres` into one form field the way the seller would; returns whether the field
+ * changed (one the widget fills). Checkboxes and radios are ticked by value, a select's options
  * selected, text inputs and textareas get the genres comma-separated; anything else (file,
  * submit, button, reset, image, number, date…) is left alone.
  */
