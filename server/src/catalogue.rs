@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use super::paths::{self, Root};
+use super::site::URL_NAME;
 
 /// The metadata key holding the index's description (as `onesheet index` writes it).
 const KEY_DESCRIPTION: &str = "onesheet.index";
@@ -73,51 +74,41 @@ pub fn unservable(dir: &Path, index: &str) -> Result<Vec<Skipped>> {
         .collect())
 }
 
-/// Why `/catalogue/` will not serve the poster `name` from `dir`, if it will not.
-pub fn why_not(dir: &Path, name: &str) -> Option<&'static str> {
+/// Why `/catalogue/` will not serve the poster `name` from `dir`, if it will not: the same
+/// checks a request for it meets (its URL is resolved as the faces write it), then the file
+/// itself, reached without following a symlink.
+fn why_not(dir: &Path, name: &str) -> Option<&'static str> {
+    if !paths::content_type(Root::Catalogue, name).is_some_and(|t| t.starts_with("image/")) {
+        return Some("not a JPEG, PNG or WebP picture");
+    }
     let url = format!(
         "/catalogue/{}",
         name.split('/')
-            .map(|part| percent_encoding::utf8_percent_encode(part, SEGMENT).to_string())
+            .map(|part| percent_encoding::utf8_percent_encode(part, URL_NAME).to_string())
             .collect::<Vec<_>>()
             .join("/")
     );
     let Some(target) = paths::resolve(&url) else {
         return Some(
-            if paths::content_type(Root::Catalogue, name).is_none_or(|t| !t.starts_with("image/")) {
-                "not a JPEG, PNG or WebP picture"
-            } else {
-                "its name is not served (empty or hidden parts, control characters, or more \
-                 than 16 folders deep)"
-            },
+            "its name is not served (empty or hidden parts, control characters, or more than \
+             16 folders deep)",
         );
     };
-    if !target.content_type.starts_with("image/") {
-        return Some("not a JPEG, PNG or WebP picture");
-    }
     let mut path = dir.to_path_buf();
-    for (i, part) in target.names.iter().enumerate() {
+    let mut last = None;
+    for part in &target.names {
         path.push(part);
         let Ok(metadata) = std::fs::symlink_metadata(&path) else {
             return Some("no such file in the catalogue folder");
         };
-        let last = i + 1 == target.names.len();
         if metadata.file_type().is_symlink() {
             return Some("a symlink (never followed)");
         }
-        if last && !metadata.is_file() {
-            return Some("not a regular file");
-        }
+        last = Some(metadata);
     }
-    None
+    last.is_some_and(|metadata| !metadata.is_file())
+        .then_some("not a regular file")
 }
-
-/// Everything but unreserved characters is escaped in a URL path segment.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 #[cfg(test)]
 mod tests {

@@ -281,8 +281,9 @@ pub(super) fn list_samples(
     Ok(SampleList { samples })
 }
 
-/// Everything but unreserved characters is escaped in a sample's URL.
-const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+/// Everything but unreserved characters is escaped in a URL path segment (a sample's, a
+/// catalogue poster's folder or file name).
+pub(super) const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

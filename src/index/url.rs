@@ -1,6 +1,6 @@
 //! Poster names as URL paths: where the browser faces find a poster's picture.
 
-use std::fmt::Write as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Index;
 
@@ -21,36 +21,34 @@ impl Index {
 /// maps to the file in `sub/`; and a segment left raw would let `:` read as a scheme, `#` end
 /// the path or `%` start an escape.
 pub fn encode_name(name: &str) -> String {
-    let mut url = String::with_capacity(name.len());
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()/".contains(&byte) {
-            url.push(char::from(byte));
-        } else {
-            let _ = write!(url, "%{byte:02X}");
-        }
-    }
-    url
+    name.split('/')
+        .map(|segment| utf8_percent_encode(segment, URI_COMPONENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
 }
+
+/// What `encodeURIComponent` escapes: everything but ASCII letters, digits and `-_.!~*'()`.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `%XX` escapes back to bytes, as a server reading the path does.
+    /// `%XX` escapes back to the name, as a server reading the path does.
     fn decode(url: &str) -> Option<String> {
-        let mut bytes = Vec::new();
-        let mut rest = url.as_bytes();
-        while let Some((&byte, tail)) = rest.split_first() {
-            if byte == b'%' {
-                let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                rest = &tail[2..];
-            } else {
-                bytes.push(byte);
-                rest = tail;
-            }
-        }
-        String::from_utf8(bytes).ok()
+        percent_encoding::percent_decode_str(url)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
     }
 
     #[test]
