@@ -11,6 +11,8 @@
 // request is ever answered from a half-updated kiosk (a new wasm with the old script that
 // loads it); a failed refresh deletes its generation and tells the page why. The page then
 // reloads when no visitor is using it.
+/** This script's global scope (tsc's worker library types `self` as any worker's). */
+const scope = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 /** Generations are `onesheet-kiosk-gen-…`; the pointer names the live one. */
 const PREFIX = 'onesheet-kiosk-';
 const POINTER = `${PREFIX}live`;
@@ -19,7 +21,7 @@ const LEGACY = `${PREFIX}v2`;
 /** A refresh that meets the server mid-deploy is tried this many times in all, this far apart. */
 const ATTEMPTS = 3;
 const RETRY_MS = 1500;
-const HERE = new URL('./', self.location.href);
+const HERE = new URL('./', scope.location.href);
 /** The kiosk's files, relative to this script (the kiosk's page is beside it). */
 const FILES = [
   './',
@@ -28,6 +30,9 @@ const FILES = [
   'manifest.webmanifest',
   'icon.svg',
   '../lib/client.js',
+  '../lib/pool.js',
+  '../lib/protocol.js',
+  '../lib/urls.js',
   '../lib/worker.js',
   '../lib/result.js',
   '../lib/thumbnail.js',
@@ -53,27 +58,27 @@ const MAX_PICTURES = 300;
 /** A slow network counts as none after this long, for the page (the cache answers). */
 const NAVIGATION_TIMEOUT_MS = 4000;
 
-self.addEventListener('install', (event) => {
-  event.waitUntil(refreshRetrying().then(() => self.skipWaiting()));
+scope.addEventListener('install', (event) => {
+  event.waitUntil(refreshRetrying().then(() => scope.skipWaiting()));
 });
 
-self.addEventListener('activate', (event) => {
+scope.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
       await exclusively(async () => {
         const live = await liveGeneration();
         if (live) await deleteGenerationsBut(live);
       });
-      await self.clients.claim();
+      await scope.clients.claim();
     })(),
   );
 });
 
-self.addEventListener('message', (event) => {
+scope.addEventListener('message', (event) => {
   if (event.data?.type === 'refresh') {
     event.waitUntil(
       refreshRetrying().then(
-        (changed) => changed && notify({ type: 'updated' }),
+        (changed) => (changed ? notify({ type: 'updated' }) : undefined),
         // Offline, the server down, the storage full: the live generation stays whole, and the
         // page is told, so an operator can see why the kiosk is not taking an update.
         (error) => notify({ type: 'update-failed', message: describe(error) }),
@@ -82,9 +87,9 @@ self.addEventListener('message', (event) => {
   }
 });
 
-self.addEventListener('fetch', (event) => {
+scope.addEventListener('fetch', (event) => {
   const { request } = event;
-  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  if (request.method !== 'GET' || new URL(request.url).origin !== scope.location.origin) return;
   if (request.destination === 'image' && new URL(request.url).pathname.startsWith('/catalogue/')) {
     event.respondWith(picture(request));
     return;
@@ -92,7 +97,10 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(answer(request));
 });
 
-/** A catalogue picture: from the network when it answers (and kept), else the kept copy. */
+/**
+ * A catalogue picture: from the network when it answers (and kept), else the kept copy.
+ * @param {Request} request
+ */
 async function picture(request) {
   const cache = await caches.open(PICTURES);
   try {
@@ -108,6 +116,7 @@ async function picture(request) {
   }
 }
 
+/** @param {Request} request */
 async function answer(request) {
   const navigation = request.mode === 'navigate';
   const cached = navigation ? await fromLive(PAGE) : await fromLive(request, { ignoreSearch: true });
@@ -120,7 +129,11 @@ async function answer(request) {
   }
 }
 
-/** The live generation's copy of `request`, if it has one. */
+/**
+ * The live generation's copy of `request`, if it has one.
+ * @param {RequestInfo} request
+ * @param {CacheQueryOptions} [options]
+ */
 async function fromLive(request, options = {}) {
   // A refresh may switch generations and delete the old one between reading the pointer and
   // reading the file: then the pointer is read again. `caches.match` with a cache name, unlike
@@ -163,7 +176,7 @@ async function refresh() {
   const live = await liveGeneration();
   const source = live ?? ((await caches.has(LEGACY)) ? LEGACY : null);
   const files = [...FILES, ...(await sampleFiles())];
-  const seen = new Map(await Promise.all(files.map(async (url) => [url, await onServer(url)])));
+  const seen = new Map(await Promise.all(files.map(async (url) => /** @type {const} */ ([url, await onServer(url)]))));
   const kept = new Map();
   await Promise.all(
     files.map(async (url) => {
@@ -192,7 +205,7 @@ async function refresh() {
     if (failed) throw failed.reason;
     // A deploy writes its files one by one: one that was unchanged at the HEAD check may have
     // changed since, and the new generation would pair it, old, with the others, new.
-    const now = await Promise.all(files.map(async (url) => [url, await onServer(url)]));
+    const now = await Promise.all(files.map(async (url) => /** @type {const} */ ([url, await onServer(url)])));
     const moved = now.find(([url, state]) => !sameState(seen.get(url), state));
     if (moved) throw new Moved(`${moved[0]} changed on the server during the update`);
     const pointer = await caches.open(POINTER);
@@ -206,7 +219,10 @@ async function refresh() {
   return true;
 }
 
-/** Deletes every kiosk cache but `live` and the pointer: old generations, abandoned ones. */
+/**
+ * Deletes every kiosk cache but `live` and the pointer: old generations, abandoned ones.
+ * @param {string} live
+ */
 async function deleteGenerationsBut(live) {
   for (const name of await caches.keys()) {
     if (name.startsWith(PREFIX) && name !== live && name !== POINTER) await caches.delete(name);
@@ -216,9 +232,12 @@ async function deleteGenerationsBut(live) {
 /**
  * Runs `task` while no other refresh runs (in this worker, or in a newer version of it being
  * installed beside this one): each builds its own generation, but only one deletes the others.
+ * @template T
+ * @param {() => Promise<T>} task
+ * @returns {Promise<T>}
  */
 function exclusively(task) {
-  const locks = self.navigator.locks;
+  const locks = scope.navigator.locks;
   return locks ? locks.request(`${PREFIX}refresh`, task) : task();
 }
 
@@ -227,40 +246,70 @@ async function sampleFiles() {
   const index = new URL('samples/index.json', HERE).href;
   const response = await fetch(index, { cache: 'no-store' });
   if (!response.ok) throw new Error(`${index}: HTTP ${response.status}`);
+  /** @type {{ samples?: { url: string }[] }} */
   const { samples = [] } = await response.json();
   return samples.map((sample) => new URL(sample.url, index).href);
 }
 
-/** The server's copy of `url` as a HEAD request sees it: `{ etag, length }`. */
+/**
+ * A copy of a file as the server describes it.
+ * @typedef {{ etag: string | null, length: string | null }} State
+ */
+
+/**
+ * The server's copy of `url` as a HEAD request sees it: `{ etag, length }`.
+ * @param {string} url
+ */
 async function onServer(url) {
   const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
   if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
   return stateOf(head.headers);
 }
 
+/**
+ * @param {Headers} headers
+ * @returns {State}
+ */
 function stateOf(headers) {
   return { etag: headers.get('etag'), length: headers.get('content-length') };
 }
 
-/** Whether a response with `headers` is the copy the server had in `state`. */
+/**
+ * Whether a response with `headers` is the copy the server had in `state`.
+ * @param {State | undefined} state
+ * @param {Headers} headers
+ */
 function same(state, headers) {
   return sameState(state, stateOf(headers));
 }
 
-/** The same copy: the same ETag, or without ETags the same length. */
+/**
+ * The same copy: the same ETag, or without ETags the same length.
+ * @param {State | undefined} a undefined: a file the refresh did not check (not the same)
+ * @param {State} b
+ */
 function sameState(a, b) {
+  if (!a) return false;
   if (a.etag && b.etag) return a.etag === b.etag;
   return a.length === b.length;
 }
 
+/** @param {{ type: 'updated' } | { type: 'update-failed', message: string }} message */
 async function notify(message) {
-  for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage(message);
+  for (const client of await scope.clients.matchAll({ type: 'window' })) client.postMessage(message);
 }
 
+/** @param {unknown} error */
 function describe(error) {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
+/**
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @returns {Promise<T>}
+ */
 function withTimeout(promise, ms) {
   return Promise.race([
     promise,

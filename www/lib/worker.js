@@ -1,6 +1,6 @@
 // The model's thread: loads the wasm build and a bundle (each fetched once, then kept in the
-// Cache API), and answers classify requests one at a time. Spoken to only by
-// client.js; the protocol is documented there.
+// Cache API), and answers classify requests one at a time. Spoken to only by the client's
+// pool (pool.js), in the messages protocol.js types.
 //
 // What it fetches is bounded: only http(s) URLs, only on this worker's own origin unless the
 // load request says `allowCrossOrigin` (then, too, it checks a cached copy with a HEAD request
@@ -15,8 +15,56 @@
 // asks for WebGPU, or asks for `auto` where the browser offers a WebGPU adapter; everyone else
 // never downloads it. Of the CPU build's two compilations (simd.js), a worker downloads only
 // the one its browser runs.
-import { allowedUrl, shorten } from './client.js';
+import { MAX_SIMILAR_POSTERS, SIMILAR_POSTERS } from './protocol.js';
 import { RELAXED_SIMD, relaxedSibling } from './simd.js';
+import { allowedUrl, shorten } from './urls.js';
+
+/** @typedef {import('./protocol.js').ToWorker} ToWorker */
+/** @typedef {import('./protocol.js').FromWorker} FromWorker */
+/** @typedef {import('./protocol.js').PostedRequest} PostedRequest */
+/** @typedef {import('./protocol.js').LoadRequest} LoadRequest */
+/** @typedef {import('./protocol.js').ClassifyRequest} ClassifyRequest */
+/** @typedef {import('./protocol.js').LoadInfo} LoadInfo */
+/** @typedef {import('./protocol.js').ClassifyResult} ClassifyResult */
+/** @typedef {import('./protocol.js').Catalogue} Catalogue */
+/** @typedef {import('./protocol.js').Selection} Selection */
+/** @typedef {import('./protocol.js').Manifest} Manifest */
+/** @typedef {import('./protocol.js').Backend} Backend */
+/** @typedef {import('./protocol.js').Build} Build */
+/** @typedef {import('./protocol.js').Resource} Resource */
+/** @typedef {import('./protocol.js').Download} Download */
+
+/**
+ * A wasm build's module namespace (wasm-bindgen's glue, `onesheet.js` in www/pkg and
+ * www/pkg-webgpu, whose onesheet.d.ts is generated with the build): what this worker uses.
+ * @typedef {object} WasmBuild
+ * @property {(init: { module_or_path: WebAssembly.Module | Response | Uint8Array }) => Promise<unknown>} default
+ * @property {{ create(bundle: Uint8Array, backend: Backend, options: { warmUp: boolean }): Promise<Model> }} Onesheet
+ * @property {() => Promise<void>} [panicForTesting] only in builds with the `testing` feature
+ */
+
+/**
+ * A loaded model (the wasm build's `Onesheet`).
+ * @typedef {object} Model
+ * @property {'cpu' | 'webgpu'} backend
+ * @property {Selection} selection
+ * @property {Manifest} manifest
+ * @property {(image: Uint8Array, options?: { year: number | string }) => Promise<ClassifyResult>} classify
+ * @property {(rgba: Uint8Array, width: number, height: number, options?: { year: number | string }) => Promise<ClassifyResult>} classifyRgba
+ * @property {(bytes: Uint8Array, count: number) => { posters: number, thumbnails: string | null }} loadIndex
+ * @property {() => Promise<unknown>} warmUp
+ * @property {() => void} free
+ */
+
+/**
+ * What `fetchOnce` hands back: the bytes (and for a downloaded wasm, its compiled `module`),
+ * with where they came from.
+ * @typedef {{ bytes: Uint8Array, module?: WebAssembly.Module, info: Download }} Fetched
+ */
+/**
+ * The wasm from the browser's HTTP cache, to compile while reading (see `currentWasm`).
+ * @typedef {{ response: Response, info: Download }} CachedWasm
+ */
 
 /** Each build's JavaScript, beside this worker; its wasm comes from the load request's URL. */
 const GLUE = { cpu: '../pkg/onesheet.js', webgpu: '../pkg-webgpu/onesheet.js' };
@@ -26,8 +74,12 @@ const CACHE = 'onesheet-v2';
 const OLD_CACHES = /^onesheet-v\d+$/;
 
 const MiB = 1024 * 1024;
-/** The most this worker downloads or reads from its cache, per resource. */
+/**
+ * The most this worker downloads or reads from its cache, per resource.
+ * @type {Record<Resource, number>}
+ */
 const MAX_BYTES = { wasm: 64 * MiB, model: 64 * MiB, index: 64 * MiB };
+/** @type {Record<Resource, string>} */
 const NAMES = { wasm: 'the WebAssembly module', model: 'the model', index: 'the catalogue index' };
 
 /** Whether the loaded model has been warmed up (see `warmUpWhenIdle`). */
@@ -35,26 +87,41 @@ let warmed = false;
 /**
  * Each build (`cpu`, `webgpu`) once instantiated: `{ wasm: its module namespace, relaxed:
  * whether it is the relaxed-SIMD compilation }`.
+ * @type {Map<Build, { wasm: WasmBuild, relaxed: boolean }>}
  */
 const builds = new Map();
-/** The build `model` came from (its `panicForTesting`, if it has one). */
+/**
+ * The build `model` came from (its `panicForTesting`, if it has one).
+ * @type {WasmBuild | null}
+ */
 let active = null;
+/** @type {Model | null} */
 let model = null;
-/** Bundle bytes by URL, so switching backends does not fetch again. */
+/**
+ * Bundle bytes by URL, so switching backends does not fetch again.
+ * @type {Map<string, Uint8Array>}
+ */
 const bundles = new Map();
-/** The catalogue index's bytes and URL (its pictures' URLs are relative to it). */
+/**
+ * The catalogue index's bytes and URL (its pictures' URLs are relative to it).
+ * @type {{ url: string, bytes: Uint8Array } | null}
+ */
 let catalogue = null;
 let crashed = false;
 // Requests run strictly in order: one model, one poster at a time, honest timings.
 let queue = Promise.resolve();
 
-const post = (message) => self.postMessage(message);
+const post = (/** @type {FromWorker} */ message) => self.postMessage(message);
 
-/** Ids of requests received and not yet started; those the client aborted meanwhile. */
+/**
+ * Ids of requests received and not yet started; those the client aborted meanwhile.
+ * @type {Set<number>}
+ */
 const queued = new Set();
+/** @type {Set<number>} */
 const cancelled = new Set();
 
-self.onmessage = ({ data }) => {
+self.onmessage = (/** @type {MessageEvent<ToWorker>} */ { data }) => {
   // A cancel overtakes the queue: the request it names is skipped when its turn comes.
   if (data.type === 'cancel') {
     if (queued.has(data.id)) cancelled.add(data.id);
@@ -80,6 +147,7 @@ async function warmUpWhenIdle() {
   }
 }
 
+/** @param {PostedRequest} request */
 async function handle(request) {
   const { id, type } = request;
   queued.delete(id);
@@ -138,10 +206,12 @@ self.addEventListener('error', (event) => {
   }
 });
 
+/** @param {Error} error */
 function reportCrash(error) {
   if (crashed) return;
   crashed = true;
-  const panic = globalThis.onesheetLastPanic;
+  // Left there by the panic hook the wasm build's `start` installs.
+  const panic = /** @type {{ onesheetLastPanic?: unknown }} */ (globalThis).onesheetLastPanic;
   post({
     type: 'crashed',
     message: panic
@@ -150,6 +220,10 @@ function reportCrash(error) {
   });
 }
 
+/**
+ * @param {LoadRequest} request
+ * @returns {Promise<LoadInfo>}
+ */
 async function load({
   wasmUrl,
   webgpuWasmUrl = null,
@@ -159,7 +233,7 @@ async function load({
   relaxedSimd = true,
   allowCrossOrigin = false,
   indexUrl = null,
-  similarCount = 6,
+  similarCount = SIMILAR_POSTERS,
 }) {
   // Refused before anything is fetched.
   checkUrl(wasmUrl, 'wasm', allowCrossOrigin);
@@ -170,6 +244,7 @@ async function load({
   const relaxed = relaxedSimd && RELAXED_SIMD ? relaxedSibling(wasmUrl) : null;
   const urls = { cpu: wasmUrl, webgpu: webgpuWasmUrl, relaxed };
   let build = plan.build;
+  /** @type {LoadInfo['timing']} */
   const timing = {};
   const bundleFetch = bundles.has(modelUrl)
     ? null
@@ -202,11 +277,13 @@ async function load({
   model = null;
   // One backend: loaded only, warmed up later if no poster is waiting (a poster handed in at
   // once goes first). `auto` warms up both while measuring them.
-  model = await wasm.Onesheet.create(bundles.get(modelUrl), runOn, { warmUp: runOn === 'auto' });
+  const bytes = /** @type {Uint8Array} */ (bundles.get(modelUrl)); // fetched above, or before
+  const loaded = await wasm.Onesheet.create(bytes, runOn, { warmUp: runOn === 'auto' });
+  model = loaded;
   active = wasm;
   warmed = runOn === 'auto';
   timing.totalMs = performance.now() - started;
-  let selection = model.selection;
+  let selection = loaded.selection;
   if (plan.fallback) {
     selection = { ...selection, requested: 'auto', reason: `no WebGPU: ${plan.fallback}` };
     // A build that could not be had this time (still building, offline) may be there next
@@ -214,26 +291,31 @@ async function load({
     if (plan.temporary) selection.provisional = true;
   }
   return {
-    backend: model.backend,
+    backend: loaded.backend,
     selection,
     build,
     // The instruction set the model's wasm runs: 'relaxed-simd' (the CPU build's FMA
     // compilation) or 'simd128'.
     simd: builds.get(build)?.relaxed ? 'relaxed-simd' : 'simd128',
-    manifest: model.manifest,
+    manifest: loaded.manifest,
     downloads: { wasm: downloadedWasm, model: bundle?.info ?? null },
     // Milliseconds from the load request: the wasm downloaded (or read from the cache) and
     // compiled, the bundle downloaded or read, the model ready.
     timing,
-    catalogue: indexUrl ? await loadIndex(indexUrl, similarCount, allowCrossOrigin) : null,
+    catalogue: indexUrl ? await loadIndex(loaded, indexUrl, similarCount, allowCrossOrigin) : null,
   };
 }
 
 /**
  * Which build a load needs: `{ build: 'cpu' | 'webgpu', fallback? }`. `cpu` needs only the CPU
- * build (or the one `wantedBuild` names, which runs the CPU too); `webgpu` the WebGPU one; `auto` the WebGPU one (to compare both) only where this
- * browser offers a WebGPU adapter and the page has a WebGPU build, otherwise the CPU with the
- * reason as `fallback`.
+ * build (or the one `wantedBuild` names, which runs the CPU too); `webgpu` the WebGPU one;
+ * `auto` the WebGPU one (to compare both) only where this browser offers a WebGPU adapter and
+ * the page has a WebGPU build, otherwise the CPU with the reason as `fallback` (`temporary`
+ * when the reason may pass: set by `load` when the WebGPU build could not be had).
+ * @param {Backend} backend
+ * @param {string | null} webgpuWasmUrl
+ * @param {Build | null} wantedBuild
+ * @returns {Promise<{ build: Build, fallback?: string, temporary?: boolean }>}
  */
 async function planBuild(backend, webgpuWasmUrl, wantedBuild) {
   // The pool's later workers run the build the first one loaded (already in the cache).
@@ -263,38 +345,57 @@ async function whyNoWebgpu() {
  * what was downloaded for it this time (null when it was already running). The CPU build
  * runs its relaxed-SIMD compilation where `urls.relaxed` names one; if that cannot be had (a
  * site that copied only `onesheet_bg.wasm`), the plain one.
+ * @param {Build} build
+ * @param {{ cpu: string, webgpu: string | null, relaxed: string | null }} urls
+ * @param {boolean} allowCrossOrigin
+ * @returns {Promise<{ wasm: WasmBuild, downloaded: Download | null }>}
  */
 async function instantiate(build, urls, allowCrossOrigin) {
-  if (builds.has(build)) return { wasm: builds.get(build).wasm, downloaded: null };
+  const built = builds.get(build);
+  if (built) return { wasm: built.wasm, downloaded: null };
+  /** @type {Promise<WasmBuild>} */
   const glue = import(GLUE[build]);
   let loaded = null;
   if (build === 'cpu' && urls.relaxed) {
     loaded = await instantiateFrom(glue, urls.relaxed, allowCrossOrigin).catch(() => null);
   }
   const relaxed = loaded !== null;
-  loaded ??= await instantiateFrom(glue, urls[build], allowCrossOrigin);
+  // planBuild asks for the WebGPU build only where the page has one.
+  loaded ??= await instantiateFrom(glue, /** @type {string} */ (urls[build]), allowCrossOrigin);
   builds.set(build, { wasm: loaded.wasm, relaxed });
   return loaded;
 }
 
+/**
+ * @param {Promise<WasmBuild>} glue
+ * @param {string} url
+ * @param {boolean} allowCrossOrigin
+ */
 async function instantiateFrom(glue, url, allowCrossOrigin) {
   const [wasm, fetched] = await Promise.all([glue, fetchOnce(url, 'wasm', allowCrossOrigin)]);
   post({ type: 'status', phase: 'compiling' });
-  await wasm.default({ module_or_path: fetched.module ?? fetched.response ?? fetched.bytes });
+  const source = 'response' in fetched ? fetched.response : (fetched.module ?? fetched.bytes);
+  await wasm.default({ module_or_path: source });
   return { wasm, downloaded: fetched.info };
 }
 
 /**
- * Loads the catalogue index into the model: `{ url, posters, thumbnails }`, or `{ url, error }`
+ * Loads the catalogue index into `model`: `{ url, posters, thumbnails }`, or `{ url, error }`
  * when it cannot be had (missing, damaged, made with another model). The model works without.
+ * @param {Model} model
+ * @param {string} url
+ * @param {number} count
+ * @param {boolean} allowCrossOrigin
+ * @returns {Promise<Catalogue>}
  */
-async function loadIndex(url, count, allowCrossOrigin) {
+async function loadIndex(model, url, count, allowCrossOrigin) {
   try {
     checkUrl(url, 'index', allowCrossOrigin);
     if (catalogue?.url !== url) {
       catalogue = { url, bytes: (await fetchOnce(url, 'index', allowCrossOrigin)).bytes };
     }
-    return { url, ...model.loadIndex(catalogue.bytes, Math.max(1, Math.min(50, count | 0))) };
+    const similar = Math.max(1, Math.min(MAX_SIMILAR_POSTERS, count | 0));
+    return { url, ...model.loadIndex(catalogue.bytes, similar) };
   } catch (error) {
     return { url, error: describe(error) };
   }
@@ -303,12 +404,19 @@ async function loadIndex(url, count, allowCrossOrigin) {
 /**
  * Throws unless `url` may be fetched: the client's own rule (`allowedUrl`), enforced here too
  * because the worker is what fetches.
+ * @param {string} url
+ * @param {Resource} resource
+ * @param {boolean} allowCrossOrigin
  */
 function checkUrl(url, resource, allowCrossOrigin) {
   allowedUrl(url, { base: self.location.href, allowCrossOrigin, what: NAMES[resource] });
 }
 
-/** Over the limit: a clear error. */
+/**
+ * Over the limit: a clear error.
+ * @param {Resource} resource
+ * @param {number | null} bytes its size, when known
+ */
 function tooBig(resource, bytes) {
   return new Error(
     `${NAMES[resource]} is ${bytes === null ? 'larger than' : `${mebibytes(bytes)}, over`} ` +
@@ -316,25 +424,49 @@ function tooBig(resource, bytes) {
   );
 }
 
-async function classify({ bytes, rgba, width, height, year }) {
+/**
+ * @param {ClassifyRequest} request
+ * @returns {Promise<ClassifyResult>}
+ */
+async function classify(request) {
   if (!model) throw new Error('no model is loaded');
-  const options = year === undefined ? undefined : { year };
-  const result = rgba
-    ? await model.classifyRgba(new Uint8Array(rgba), width, height, options)
-    : await model.classify(new Uint8Array(bytes), options);
-  // Pictures of similar posters are named relative to the index.
+  const options = request.year === undefined ? undefined : { year: request.year };
+  const result =
+    'rgba' in request
+      ? await model.classifyRgba(new Uint8Array(request.rgba), request.width, request.height, options)
+      : await model.classify(new Uint8Array(request.bytes), options);
+  // Pictures of similar posters are named relative to the index (only a loaded one finds any).
+  const index = catalogue?.url;
   for (const poster of result.similar ?? []) {
-    if (poster.thumbnail) poster.thumbnail = new URL(poster.thumbnail, catalogue.url).href;
+    if (poster.thumbnail && index) poster.thumbnail = new URL(poster.thumbnail, index).href;
   }
   return result;
 }
 
 /**
+ * @overload
+ * @param {string} url
+ * @param {'wasm'} resource
+ * @param {boolean} allowCrossOrigin
+ * @returns {Promise<Fetched | CachedWasm>}
+ */
+/**
+ * @overload
+ * @param {string} url
+ * @param {'model' | 'index'} resource
+ * @param {boolean} allowCrossOrigin
+ * @returns {Promise<Fetched>}
+ */
+/**
  * The bytes at `url` (already checked by `checkUrl`) — for the wasm, its compiled `module` or
  * a cached `response` to compile while reading —, from the Cache API when it holds a copy
  * the server still vouches for (same ETag / Last-Modified / length on a HEAD request, for the
- * wasm a conditional GET; any copy at all when offline), else downloaded with progress reports and stored for next time. Never
- * more than MAX_BYTES[resource].
+ * wasm a conditional GET; any copy at all when offline), else downloaded with progress
+ * reports and stored for next time. Never more than MAX_BYTES[resource].
+ * @param {string} url
+ * @param {Resource} resource
+ * @param {boolean} allowCrossOrigin
+ * @returns {Promise<Fetched | CachedWasm>}
  */
 async function fetchOnce(url, resource, allowCrossOrigin) {
   const limit = MAX_BYTES[resource];
@@ -389,6 +521,8 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
     compiling.catch(() => {}); // awaited below, after the download; not unhandled before
   }
   const body = response.body;
+  // Only a status with no body (204, 205, 304) has none: nothing onesheet serves.
+  if (!body) throw new Error(`could not download ${shorten(url)}: HTTP ${response.status} with no body`);
   // With a length, one buffer of that size; without, chunks joined at the end.
   let bytes = total > 0 ? new Uint8Array(total) : null;
   const chunks = [];
@@ -423,6 +557,7 @@ async function fetchOnce(url, resource, allowCrossOrigin) {
   }
   post({ type: 'progress', resource, loaded, total: loaded, cached: false });
   if (cache) {
+    /** @type {Record<string, string>} */
     const headers = {};
     for (const name of ['content-type', 'etag', 'last-modified']) {
       const value = response.headers.get(name);
@@ -453,7 +588,12 @@ async function openCache() {
   return cacheOpened;
 }
 
-/** Asks the server whether `cached` is still its copy of `url`; `mode` as for the download. */
+/**
+ * Asks the server whether `cached` is still its copy of `url`; `mode` as for the download.
+ * @param {string} url
+ * @param {Response} cached
+ * @param {RequestMode} mode
+ */
 async function stillCurrent(url, cached, mode) {
   let head;
   try {
@@ -471,6 +611,10 @@ async function stillCurrent(url, cached, mode) {
  * browser's copy, beside which Chromium keeps the optimised machine code it made on an
  * earlier visit, so the module starts on fast code instead of its baseline compile. (A new
  * version's body is dropped here and downloaded with progress below, once per update.)
+ * @param {string} url
+ * @param {Response} cached
+ * @param {RequestMode} mode
+ * @returns {Promise<CachedWasm | null>}
  */
 async function currentWasm(url, cached, mode) {
   const length = Number(cached.headers.get('content-length'));
@@ -489,7 +633,11 @@ async function currentWasm(url, cached, mode) {
   return { response, info };
 }
 
-/** Whether the server's `response` is the version of the file `cached` holds. */
+/**
+ * Whether the server's `response` is the version of the file `cached` holds.
+ * @param {Response} response
+ * @param {Response} cached
+ */
 function sameVersion(response, cached) {
   for (const name of ['etag', 'last-modified']) {
     const now = response.headers.get(name);
@@ -501,10 +649,12 @@ function sameVersion(response, cached) {
   return !now || !then || now === then;
 }
 
+/** @param {unknown} error */
 function describe(error) {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** @param {number} bytes */
 function mebibytes(bytes) {
   return `${(bytes / MiB).toFixed(1)} MiB`;
 }
