@@ -15,6 +15,10 @@ scripts/setup.sh test
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "tsc --noEmit: the browser JavaScript against its JSDoc types"
+node_modules/.bin/tsc --noEmit -p tsconfig.json
+node_modules/.bin/tsc --noEmit -p tsconfig.worker.json
+
 # Libraries, binaries and integration tests: the examples (measurements, run on their own) and
 # doc tests (there are none) are left to scripts/lint.sh, which checks every target.
 native_tests() {

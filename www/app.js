@@ -11,31 +11,57 @@ import { fillWhy } from './lib/explain.js';
 import { fillGenres, fillScores, ms } from './lib/result.js';
 import { fillSimilar } from './lib/similar.js';
 
+/** @typedef {import('./lib/protocol.js').Backend} Backend */
+/** @typedef {import('./lib/protocol.js').ClassifyResult} ClassifyResult */
+/** @typedef {import('./lib/protocol.js').Progress} Progress */
+/** @typedef {import('./lib/protocol.js').Resource} Resource */
+
+/**
+ * A poster handed in, as the downloads list it: its result or why it has none (neither yet:
+ * still to come).
+ * @typedef {{ name: string, size: number, type: string, year?: string, result?: ClassifyResult,
+ *   error?: string }} Entry
+ */
+
+/**
+ * A poster's row on the page (newCard).
+ * @typedef {{ item: HTMLElement, thumb: HTMLElement, state: HTMLElement, predicted: HTMLElement,
+ *   bars: HTMLElement, why: HTMLElement, layer: HTMLCanvasElement, similar: HTMLElement,
+ *   similarList: HTMLElement }} Card
+ */
+
+/**
+ * A poster waiting for its turn with the model.
+ * @typedef {{ file: File, entry: Entry, card: Card, signal: AbortSignal }} Job
+ */
+
 const params = new URLSearchParams(location.search);
+/** @type {Backend[]} */
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
-const requested = BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto';
+const requested = BACKENDS.find((backend) => backend === params.get('backend')) ?? 'auto';
 /**
  * Model workers: one per core up to four (each holds its own model, ~100 MB), so a drop of
  * many posters uses every core; `?workers=N` (1 to 8) sets it.
  */
 const WORKERS = Math.max(1, Math.min(8, Math.floor(Number(params.get('workers'))) || Math.min(4, navigator.hardwareConcurrency || 1)));
 
-const $ = (id) => document.getElementById(id);
+/** An element of the page (index.html has each of these). */
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {
   status: $('status'),
   loadLabel: $('load-label'),
-  progress: $('load-progress'),
+  progress: /** @type {HTMLProgressElement} */ ($('load-progress')),
   backendInfo: $('backend-info'),
-  backend: $('backend'),
+  backend: /** @type {HTMLSelectElement} */ ($('backend')),
   dropzone: $('dropzone'),
-  file: $('file'),
-  year: $('year'),
+  file: /** @type {HTMLInputElement} */ ($('file')),
+  year: /** @type {HTMLInputElement} */ ($('year')),
   posters: $('posters'),
   summary: $('summary'),
-  csv: $('download-csv'),
-  json: $('download-json'),
-  clear: $('clear'),
-  template: $('poster-template'),
+  csv: /** @type {HTMLButtonElement} */ ($('download-csv')),
+  json: /** @type {HTMLButtonElement} */ ($('download-json')),
+  clear: /** @type {HTMLButtonElement} */ ($('clear')),
+  template: /** @type {HTMLTemplateElement} */ ($('poster-template')),
   modelInfo: $('model-info'),
 };
 
@@ -45,7 +71,10 @@ const ui = {
  * anything is fetched; the client and its worker hold to the same rule.
  */
 let modelUrl = null;
-/** Why the model cannot start, when `?model=` was refused. */
+/**
+ * Why the model cannot start, when `?model=` was refused.
+ * @type {string | null}
+ */
 let refused = null;
 try {
   modelUrl = allowedUrl(params.get('model') ?? 'models/onesheet.safetensors', {
@@ -53,7 +82,7 @@ try {
     what: 'the model',
   });
 } catch (error) {
-  refused = `${error.message}. Ask for a model with ?model=/models/NAME.safetensors (a file on this site).`;
+  refused = `${/** @type {Error} */ (error).message}. Ask for a model with ?model=/models/NAME.safetensors (a file on this site).`;
 }
 
 /**
@@ -70,19 +99,25 @@ try {
   indexUrl = null;
 }
 
-const client = refused
+const client = modelUrl === null
   ? null
   : new OnesheetClient({ model: modelUrl, backend: requested, index: indexUrl, workers: WORKERS });
 // For the console and the browser tests.
-globalThis.onesheetClient = client;
+/** @type {{ onesheetClient?: OnesheetClient | null }} */ (globalThis).onesheetClient = client;
 
-/** Every poster handed in, in order: { name, size, type, result?, error? }. */
+/**
+ * Every poster handed in, in order: { name, size, type, result?, error? }.
+ * @type {Entry[]}
+ */
 const results = [];
+/** @type {string[]} */
 let genreNames = [];
 
 // ---- loading ---------------------------------------------------------------------------------
 
+/** @type {Partial<Record<Resource, Progress>>} */
 const downloads = {};
+/** @type {Record<string, string>} */
 const PHASES = {
   downloading: 'Downloading the model…',
   compiling: 'Compiling the model…',
@@ -92,7 +127,7 @@ const PHASES = {
 
 client?.addEventListener('progress', ({ detail }) => {
   downloads[detail.resource] = detail;
-  const parts = Object.values(downloads);
+  const parts = /** @type {Progress[]} */ (Object.values(downloads));
   const loaded = parts.reduce((sum, p) => sum + p.loaded, 0);
   const total = parts.reduce((sum, p) => sum + p.total, 0);
   showLoading(true);
@@ -144,7 +179,10 @@ client?.addEventListener('ready', ({ detail }) => {
   announce(`${again}Ready: the model runs on ${backendName(detail.backend)}. Drop posters to classify them.`);
 });
 
-/** Why the model last crashed, until the fresh one is ready. */
+/**
+ * Why the model last crashed, until the fresh one is ready.
+ * @type {string | null}
+ */
 let restartedAfter = null;
 client?.addEventListener('restart', ({ detail }) => {
   if (detail.reloading) {
@@ -159,7 +197,8 @@ ui.backend.addEventListener('change', () => {
   const url = new URL(location.href);
   url.searchParams.set('backend', ui.backend.value);
   history.replaceState(null, '', url);
-  client?.setBackend(ui.backend.value).catch(() => {}); // shown by the status listener
+  // The select offers the backends only.
+  client?.setBackend(/** @type {Backend} */ (ui.backend.value)).catch(() => {}); // shown by the status listener
 });
 
 if (refused) {
@@ -169,14 +208,15 @@ if (refused) {
   announce(`The model could not start: ${refused}`);
 }
 
+/** @param {boolean} on */
 function showLoading(on) {
-  ui.progress.closest('.load').hidden = !on;
+  /** @type {HTMLElement} */ (ui.progress.closest('.load')).hidden = !on;
 }
 
 // ---- input: drop, paste, pick -----------------------------------------------------------------
 
 ui.file.addEventListener('change', () => {
-  addFiles(ui.file.files);
+  addFiles(ui.file.files ?? []);
   ui.file.value = ''; // choosing the same file again still counts
 });
 
@@ -211,6 +251,10 @@ document.addEventListener('paste', (event) => {
   addFiles(files, 'pasted image');
 });
 
+/**
+ * @param {Iterable<File>} fileList
+ * @param {string} [fallbackName]
+ */
 function addFiles(fileList, fallbackName = 'image') {
   const files = [...fileList];
   if (!files.length) return;
@@ -223,19 +267,30 @@ function addFiles(fileList, fallbackName = 'image') {
 
 // ---- one poster at a time ----------------------------------------------------------------------
 
-/** Posters with a row but not yet read: { file, entry, card, signal }. */
+/**
+ * Posters with a row but not yet read: { file, entry, card, signal }.
+ * @type {Job[]}
+ */
 const waiting = [];
 /** Posters being read or with the model, not yet answered. */
 let inFlight = 0;
 /** Aborted by Clear: what was read or sent before it is cancelled, and its answer dropped. */
 let session = new AbortController();
-/** Thumbnails' object URLs not yet revoked. */
+/**
+ * Thumbnails' object URLs not yet revoked.
+ * @type {Set<string>}
+ */
 const objectUrls = new Set();
 
+/**
+ * @param {File} file
+ * @param {string} name
+ */
 function enqueue(file, name) {
   // The year box as it is when the poster arrives: changing it later does not move posters
   // already dropped.
   const year = ui.year.value.trim() || undefined;
+  /** @type {Entry} */
   const entry = { name, size: file.size, type: file.type, year };
   results.push(entry);
   const card = newCard(name);
@@ -251,7 +306,8 @@ function enqueue(file, name) {
 
 /**
  * Throughput while the model is busy: posters answered since the queue last started from
- * empty, and when that was.
+ * empty, and when that was; `rate`, posters a second over that time.
+ * @type {{ since: number | null, answered: number, rate?: number }}
  */
 const busy = { since: null, answered: 0 };
 
@@ -262,7 +318,7 @@ const busy = { since: null, answered: 0 };
 function pump() {
   const limit = (client?.workers || 1) + 1;
   while (inFlight < limit && waiting.length) {
-    const job = waiting.shift();
+    const job = /** @type {Job} */ (waiting.shift()); // there is one: waiting.length > 0
     if (inFlight === 0 && busy.since === null) Object.assign(busy, { since: performance.now(), answered: 0 });
     inFlight += 1;
     classifyJob(job).finally(() => {
@@ -273,21 +329,30 @@ function pump() {
   }
 }
 
+/** @param {Job} job */
 async function classifyJob({ file, entry, card, signal }) {
   card.state.textContent = 'Classifying…';
   thumbnail(file, card.thumb);
+  /** @type {ClassifyResult | null} */
   let result = null;
+  /** @type {Error | null} */
   let error = null;
   try {
-    if (!client) throw new Error(refused);
+    if (!client) throw new Error(refused ?? 'the model could not start');
     result = await client.classify(file, { signal, year: entry.year });
   } catch (caught) {
-    error = caught;
+    error = /** @type {Error} */ (caught); // the client rejects with Errors
   }
   if (signal.aborted) return; // cleared while it was read or classified
   finish(entry, card, result, error);
 }
 
+/**
+ * @param {Entry} entry
+ * @param {Card} card
+ * @param {ClassifyResult | null} result
+ * @param {Error | null} error when there is no result
+ */
 function finish(entry, card, result, error) {
   if (result) {
     entry.result = result;
@@ -299,33 +364,46 @@ function finish(entry, card, result, error) {
     }
     announce(`${entry.name}: ${result.genres.join(', ')} (${ms(result.timing.totalMs)})`);
   } else {
-    entry.error = error.message;
-    showError(card, error.message);
-    announce(`${entry.name}: could not classify: ${error.message}`);
+    const { message } = /** @type {Error} */ (error);
+    entry.error = message;
+    showError(card, message);
+    announce(`${entry.name}: could not classify: ${message}`);
   }
   updateSummary();
   updateButtons();
 }
 
+/**
+ * @param {string} name
+ * @returns {Card}
+ */
 function newCard(name) {
-  const item = ui.template.content.firstElementChild.cloneNode(true);
+  const item = /** @type {HTMLElement} */ (
+    /** @type {Element} */ (ui.template.content.firstElementChild).cloneNode(true)
+  );
+  // The template holds each of these parts.
+  const part = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (item.querySelector(selector));
   item.setAttribute('aria-busy', 'true');
-  item.querySelector('.name').textContent = name;
-  item.querySelector('.state').textContent = 'Waiting…';
+  part('.name').textContent = name;
+  part('.state').textContent = 'Waiting…';
   ui.posters.append(item);
   return {
     item,
-    thumb: item.querySelector('.thumb'),
-    state: item.querySelector('.state'),
-    predicted: item.querySelector('.predicted'),
-    bars: item.querySelector('.bars'),
-    why: item.querySelector('.why-list'),
-    layer: item.querySelector('.why-layer'),
-    similar: item.querySelector('.similar'),
-    similarList: item.querySelector('.similar-list'),
+    thumb: part('.thumb'),
+    state: part('.state'),
+    predicted: part('.predicted'),
+    bars: part('.bars'),
+    why: part('.why-list'),
+    layer: /** @type {HTMLCanvasElement} */ (part('.why-layer')),
+    similar: part('.similar'),
+    similarList: part('.similar-list'),
   };
 }
 
+/**
+ * @param {Card} card
+ * @param {ClassifyResult} result
+ */
 function showResult(card, result) {
   card.item.removeAttribute('aria-busy');
   card.item.classList.add('done');
@@ -341,6 +419,10 @@ function showResult(card, result) {
   card.similar.hidden = card.similarList.hidden;
 }
 
+/**
+ * @param {Card} card
+ * @param {string} message
+ */
 function showError(card, message) {
   card.item.removeAttribute('aria-busy');
   card.item.classList.add('failed');
@@ -352,6 +434,8 @@ function showError(card, message) {
  * A preview from an object URL (called only for files under the size limit, when their turn
  * comes): the browser decodes it for display at thumbnail size. The URL is revoked once the
  * image has loaded or failed, or when Clear removes the row.
+ * @param {File} file
+ * @param {HTMLElement} into
  */
 function thumbnail(file, into) {
   const url = URL.createObjectURL(file);
@@ -373,6 +457,7 @@ function thumbnail(file, into) {
   into.append(img);
 }
 
+/** @param {HTMLElement} into */
 function noPreview(into) {
   into.classList.add('none');
   into.textContent = 'No preview';
@@ -388,16 +473,20 @@ function updateSummary() {
     ui.summary.textContent = '';
     return;
   }
-  const times = done.map((r) => r.result.timing.totalMs);
+  const times = done.map((r) => /** @type {ClassifyResult} */ (r.result).timing.totalMs);
   const mean = times.length ? times.reduce((a, b) => a + b, 0) / times.length : 0;
   ui.summary.textContent =
     `${done.length} classified` +
     (failed ? `, ${failed} failed` : '') +
     (pending ? `, ${pending} to go` : '') +
     (times.length ? `; ${ms(mean)} per poster on average` : '') +
-    (busy.answered > 1 && busy.rate ? `; ${busy.rate.toFixed(1)} posters/s with ${plural(client.workers, 'worker')}` : '');
+    (busy.answered > 1 && busy.rate ? `; ${busy.rate.toFixed(1)} posters/s with ${plural(client?.workers ?? 0, 'worker')}` : '');
 }
 
+/**
+ * @param {number} n
+ * @param {string} word
+ */
 function plural(n, word) {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -450,7 +539,8 @@ ui.json.addEventListener('click', () => {
 });
 
 ui.csv.addEventListener('click', () => {
-  const names = genreNames.length ? genreNames : Object.keys(results.find((r) => r.result)?.result.scores ?? {});
+  const names = genreNames.length ? genreNames : Object.keys(results.find((r) => r.result)?.result?.scores ?? {});
+  /** @type {(string | number)[][]} */
   const lines = [['file', 'year', 'genres', 'backend', 'ms', ...names, 'error']];
   for (const r of results) {
     if (r.result) {
@@ -463,13 +553,21 @@ ui.csv.addEventListener('click', () => {
   download('onesheet-genres.csv', 'text/csv', lines.map((l) => l.map(csvField).join(',')).join('\r\n') + '\r\n');
 });
 
-/** RFC 4180 quoting; a leading = + - @ is defused so spreadsheets do not run it as a formula. */
+/**
+ * RFC 4180 quoting; a leading = + - @ is defused so spreadsheets do not run it as a formula.
+ * @param {string | number} value
+ */
 function csvField(value) {
   let text = String(value);
   if (/^[=+\-@\t\r]/.test(text) && Number.isNaN(Number(text))) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/**
+ * @param {string} name
+ * @param {string} type
+ * @param {string} text
+ */
 function download(name, type, text) {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const link = document.createElement('a');
@@ -483,14 +581,17 @@ function download(name, type, text) {
 
 // ---- text -------------------------------------------------------------------------------------
 
+/** @param {string} text */
 function announce(text) {
   ui.status.textContent = text;
 }
 
+/** @param {string} backend */
 function backendName(backend) {
   return backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU (WebAssembly)';
 }
 
+/** @param {number} bytes */
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }

@@ -9,32 +9,36 @@ import { describeGenres, fillGenres, fillScores, genresDetail } from '../lib/res
 import { fillSimilar } from '../lib/similar.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
+/** @typedef {import('../lib/protocol.js').Backend} Backend */
+
 const params = new URLSearchParams(location.search);
 const IDLE_SECONDS = seconds(params.get('idle'), 60);
 // The kiosk has only the CPU build (below): 'webgpu' would be refused.
+/** @type {Backend[]} */
 const BACKENDS = ['auto', 'cpu'];
 /** Rows of scores under the genres: the rest are too small to matter to a visitor. */
 const SCORE_ROWS = 8;
 /** The camera frame is classified at up to this size (2:3); the model resizes it anyway. */
 const CAPTURE_WIDTH = 480;
 
-const $ = (id) => document.getElementById(id);
+/** An element of the kiosk's page (index.html has each of these). */
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {
   attract: $('attract'),
   start: $('start'),
   main: $('main'),
-  video: $('video'),
+  video: /** @type {HTMLVideoElement} */ ($('video')),
   cameraMessage: $('camera-message'),
-  capture: $('capture'),
-  file: $('file'),
-  year: $('year'),
+  capture: /** @type {HTMLButtonElement} */ ($('capture')),
+  file: /** @type {HTMLInputElement} */ ($('file')),
+  year: /** @type {HTMLInputElement} */ ($('year')),
   samples: $('samples'),
   result: $('result'),
-  thumbnail: $('thumbnail'),
+  thumbnail: /** @type {HTMLCanvasElement} */ ($('thumbnail')),
   genres: $('genres'),
   scores: $('scores'),
   why: $('why'),
-  layer: $('why-layer'),
+  layer: /** @type {HTMLCanvasElement} */ ($('why-layer')),
   similar: $('similar'),
   similarList: $('similar-list'),
   again: $('again'),
@@ -43,7 +47,7 @@ const ui = {
 
 const client = new OnesheetClient({
   model: '../models/onesheet.safetensors',
-  backend: BACKENDS.includes(params.get('backend')) ? params.get('backend') : 'auto',
+  backend: BACKENDS.find((backend) => backend === params.get('backend')) ?? 'auto',
   // Under `onesheet serve` the kiosk's service worker covers /kiosk/ only, and a worker at
   // /lib/worker.js would be outside it (offline, it could not start); a blob: worker belongs
   // to this page's service worker wherever its scripts live.
@@ -55,7 +59,7 @@ const client = new OnesheetClient({
   index: '/catalogue/catalogue.index',
 });
 // For the console and the browser tests.
-globalThis.onesheetClient = client;
+/** @type {{ onesheetClient?: OnesheetClient }} */ (globalThis).onesheetClient = client;
 
 let ready = false;
 client.addEventListener('progress', ({ detail }) => {
@@ -116,6 +120,7 @@ touched();
 
 // ---- the camera --------------------------------------------------------------------------------
 
+/** @type {MediaStream | null} */
 let stream = null;
 
 async function startCamera() {
@@ -129,7 +134,8 @@ async function startCamera() {
       video: { facingMode: 'environment', width: { ideal: 1280 }, height: { ideal: 960 } },
       audio: false,
     });
-  } catch (error) {
+  } catch (caught) {
+    const error = /** @type {{ name?: string, message?: string } | null | undefined} */ (caught);
     const reason =
       error?.name === 'NotAllowedError' || error?.name === 'SecurityError'
         ? 'The camera is not allowed on this kiosk.'
@@ -149,6 +155,7 @@ async function startCamera() {
   document.body.dataset.camera = 'on';
 }
 
+/** @param {string} reason */
 function cameraUnavailable(reason) {
   ui.capture.disabled = true;
   document.body.dataset.camera = 'off';
@@ -172,7 +179,8 @@ ui.capture.addEventListener('click', () => {
   const canvas = document.createElement('canvas');
   canvas.width = Math.min(CAPTURE_WIDTH, Math.round(cropWidth));
   canvas.height = Math.round((canvas.width * 3) / 2);
-  const context = canvas.getContext('2d');
+  // A fresh canvas always gives a 2D context.
+  const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   context.drawImage(
     ui.video,
     (width - cropWidth) / 2,
@@ -190,7 +198,7 @@ ui.capture.addEventListener('click', () => {
 // ---- samples and photos ------------------------------------------------------------------------
 
 ui.file.addEventListener('change', () => {
-  const [file] = ui.file.files;
+  const [file] = ui.file.files ?? [];
   ui.file.value = '';
   if (file) classify(file, file.name || 'photo');
 });
@@ -222,6 +230,10 @@ async function loadSamples() {
   }
 }
 
+/**
+ * @param {string} name
+ * @param {string} url
+ */
 async function classifySample(name, url) {
   let blob;
   try {
@@ -229,7 +241,7 @@ async function classifySample(name, url) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     blob = await response.blob();
   } catch (error) {
-    fail(name, new Error(`the sample could not be read (${error.message})`));
+    fail(name, new Error(`the sample could not be read (${describe(error)})`));
     return;
   }
   classify(blob, name);
@@ -240,6 +252,10 @@ async function classifySample(name, url) {
 /** Bumped per poster and on going idle: only the latest answer is shown. */
 let generation = 0;
 
+/**
+ * @param {Blob | ImageData} image
+ * @param {string} name
+ */
 async function classify(image, name) {
   const mine = ++generation;
   const refusal = tooBigToRead(image);
@@ -270,22 +286,39 @@ async function classify(image, name) {
   }
 }
 
+/**
+ * @param {string} name
+ * @param {unknown} error
+ */
 function fail(name, error) {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describe(error);
   status(`Could not read ${name}: ${message}`, true);
   document.dispatchEvent(
     new CustomEvent('onesheet-error', { detail: { file: name, message }, bubbles: true, composed: true }),
   );
 }
 
+/**
+ * @param {string} text
+ * @param {boolean} [error]
+ */
 function status(text, error = false) {
   ui.status.textContent = text;
   ui.status.classList.toggle('error', error);
 }
 
+/**
+ * @param {string | null} text
+ * @param {number} fallback
+ */
 function seconds(text, fallback) {
   const value = Number(text);
   return text !== null && Number.isFinite(value) && value > 0 ? Math.min(value, 86_400) : fallback;
+}
+
+/** @param {unknown} error */
+function describe(error) {
+  return error instanceof Error ? error.message : String(error);
 }
 
 // ---- offline -----------------------------------------------------------------------------------

@@ -3,11 +3,19 @@
 // place argues for the genre, blue where it argues against: the colours `onesheet explain`
 // uses for its PNG.
 
+/** @typedef {import('./protocol.js').ClassifyResult} ClassifyResult */
+/** @typedef {import('./protocol.js').Explain} Explain */
+
 /**
  * Draws `genre`'s map from `explain` (`{ width, height, maps: { Genre: [[…]] } }`) into
  * `canvas`, stretched over `width` × `height` CSS pixels (the model saw the whole poster
  * stretched to its input, so the map covers the whole thumbnail). Returns false when the
  * result has no map for that genre.
+ * @param {HTMLCanvasElement} canvas
+ * @param {Explain | undefined} explain
+ * @param {string} genre
+ * @param {number} width
+ * @param {number} height
  */
 export function drawMap(canvas, explain, genre, width, height) {
   const rows = explain?.maps?.[genre];
@@ -24,13 +32,13 @@ export function drawMap(canvas, explain, genre, width, height) {
       : [30, 90, 255, 0.5 * Math.sqrt(-t)];
     pixels.data.set([r, g, b, Math.round(a * 255)], i * 4);
   });
-  cells.getContext('2d').putImageData(pixels, 0, 0);
+  context2d(cells).putImageData(pixels, 0, 0);
   const ratio = globalThis.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(width * ratio));
   canvas.height = Math.max(1, Math.round(height * ratio));
   canvas.style.setProperty('width', `${width}px`);
   canvas.style.setProperty('height', `${height}px`);
-  const context = canvas.getContext('2d');
+  const context = context2d(canvas);
   context.imageSmoothingEnabled = true;
   context.imageSmoothingQuality = 'high';
   context.drawImage(cells, 0, 0, canvas.width, canvas.height);
@@ -42,6 +50,10 @@ export function drawMap(canvas, explain, genre, width, height) {
  * genre's map on `layer` (a canvas laid over the thumbnail `under`, an element whose box is
  * the poster's), pressing it again hides it. Each button has `aria-pressed` and
  * `data-genre`, and a `part` for styling inside a shadow root.
+ * @param {HTMLElement} list
+ * @param {ClassifyResult} result
+ * @param {HTMLCanvasElement} layer
+ * @param {Element} under
  */
 export function fillWhy(list, result, layer, under) {
   list.replaceChildren();
@@ -68,12 +80,22 @@ export function fillWhy(list, result, layer, under) {
       delete layer.dataset.genre;
       if (!on) return;
       const box = under.getBoundingClientRect();
-      if (drawMap(layer, result.explain, button.dataset.genre, box.width, box.height)) {
+      const genre = /** @type {string} */ (button.dataset.genre);
+      if (drawMap(layer, result.explain, genre, box.width, box.height)) {
         button.setAttribute('aria-pressed', 'true');
-        layer.dataset.genre = button.dataset.genre;
+        layer.dataset.genre = genre;
         layer.hidden = false;
       }
     });
   }
-  list.append(...buttons.map((b) => b.parentElement));
+  list.append(...buttons.map((b) => /** @type {HTMLLIElement} */ (b.parentElement)));
+}
+
+/**
+ * A canvas's 2D context (a canvas gives one unless it already has another kind, which these
+ * canvases never do).
+ * @param {HTMLCanvasElement} canvas
+ */
+function context2d(canvas) {
+  return /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
 }

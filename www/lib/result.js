@@ -2,13 +2,25 @@
 // event's detail (`onesheet-genres`, from the widget and the kiosk) and as rows of genres with
 // bars. Every name and number is written with textContent: nothing here parses HTML.
 
+/** @typedef {import('./protocol.js').ClassifyResult} ClassifyResult */
+
+/**
+ * What the faces hand out for a poster: its name, its scores and genres, and its similar
+ * posters when there is a catalogue.
+ * @typedef {{ file: string, scores: Record<string, number>, genres: string[],
+ *   similar?: { file: string, score: number }[] }} GenresDetail
+ */
+
 /**
  * The detail of an `onesheet-genres` event (and what the widget's `classify()` resolves to):
  * the file's name, all 19 scores keyed by genre in the model's order, and the predicted genres,
  * best first. The same fields as a line of `onesheet classify --format jsonl`; with a
  * catalogue index, also `similar: [{ file, score }]`, as `onesheet similar` lists them.
+ * @param {string} file
+ * @param {ClassifyResult} result
  */
 export function genresDetail(file, result) {
+  /** @type {GenresDetail} */
   const detail = { file, scores: { ...result.scores }, genres: [...result.genres] };
   if (Array.isArray(result.similar)) {
     detail.similar = result.similar.map(({ file: name, score }) => ({ file: name, score }));
@@ -16,9 +28,14 @@ export function genresDetail(file, result) {
   return detail;
 }
 
-/** A file's name for a result: a File's own name, else what the caller calls it. */
+/**
+ * A file's name for a result: a File's own name, else what the caller calls it.
+ * @param {unknown} image
+ * @param {string} [fallback]
+ */
 export function fileName(image, fallback = 'image') {
-  return typeof image?.name === 'string' && image.name ? image.name : fallback;
+  const name = /** @type {{ name?: unknown } | null | undefined} */ (image)?.name;
+  return typeof name === 'string' && name ? name : fallback;
 }
 
 /**
@@ -26,6 +43,9 @@ export function fileName(image, fallback = 'image') {
  * `limit` rows: `li[data-genre][data-score]` (class `yes` when predicted) holding
  * `.genre`, `.bar > .fill` (width from the `--score` custom property, 0 to 1) and `.score`.
  * Each part also carries a `part` attribute, for styling inside a shadow root.
+ * @param {HTMLElement} list
+ * @param {ClassifyResult} result
+ * @param {{ limit?: number }} [options]
  */
 export function fillScores(list, result, { limit = Infinity } = {}) {
   list.replaceChildren();
@@ -55,7 +75,11 @@ export function fillScores(list, result, { limit = Infinity } = {}) {
   }
 }
 
-/** Fills `list` with the predicted genres, best first, one `li` each. */
+/**
+ * Fills `list` with the predicted genres, best first, one `li` each.
+ * @param {HTMLElement} list
+ * @param {ClassifyResult} result
+ */
 export function fillGenres(list, result) {
   list.replaceChildren(
     ...result.genres.map((genre) => {
@@ -66,21 +90,32 @@ export function fillGenres(list, result) {
   );
 }
 
-/** One sentence for a screen reader: the genres, or that none cleared its threshold. */
+/**
+ * One sentence for a screen reader: the genres, or that none cleared its threshold.
+ * @param {string} name
+ * @param {ClassifyResult} result
+ */
 export function describeGenres(name, result) {
   return result.genres.length
     ? `${name}: ${result.genres.join(', ')}`
     : `${name}: no genre is likely enough to name`;
 }
 
+/** @param {number} score */
 export function percent(score) {
   return `${(score * 100).toFixed(1)}%`;
 }
 
+/** @param {number} value */
 export function ms(value) {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
 }
 
+/**
+ * @param {string} tag
+ * @param {string} className
+ * @param {string} [part]
+ */
 function element(tag, className, part) {
   const node = document.createElement(tag);
   if (className) node.className = className;

@@ -14,7 +14,10 @@ export const RELAXED_SIMD = WebAssembly.validate(
   ]),
 );
 
-/** The relaxed-SIMD compilation beside the CPU build at `url`, or null when `url` is not named as built. */
+/**
+ * The relaxed-SIMD compilation beside the CPU build at `url`, or null when `url` is not named as built.
+ * @param {string} url
+ */
 export function relaxedSibling(url) {
   const sibling = new URL(url);
   if (!sibling.pathname.endsWith('/onesheet_bg.wasm')) return null;

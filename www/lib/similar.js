@@ -4,10 +4,14 @@
 
 import { percent } from './result.js';
 
+/** @typedef {import('./protocol.js').ClassifyResult} ClassifyResult */
+
 /**
  * Fills `list` with `result.similar` (`[{ file, score, thumbnail? }]`, best first): one
  * `li[data-file]` each, holding an `<img>` when the index says where pictures are, the name
  * and the similarity. Empties and hides `list` when the result has none.
+ * @param {HTMLElement} list
+ * @param {ClassifyResult} result
  */
 export function fillSimilar(list, result) {
   list.replaceChildren();
@@ -44,6 +48,10 @@ export function fillSimilar(list, result) {
   }
 }
 
+/**
+ * `url` when it is an http(s) picture, else null.
+ * @param {unknown} url
+ */
 function safePicture(url) {
   if (typeof url !== 'string') return null;
   try {

@@ -5,6 +5,9 @@
  * Draws `image` (a Blob, an ImageBitmap or an ImageData) into `canvas`, scaled to fit within
  * `size` × `size` CSS pixels. Resolves to true, or false when the browser cannot decode it
  * (the model may still read it: it has its own decoders).
+ * @param {HTMLCanvasElement} canvas
+ * @param {Blob | ImageBitmap | ImageData} image
+ * @param {number} [size]
  */
 export async function drawThumbnail(canvas, image, size = 160) {
   let bitmap;
@@ -23,7 +26,8 @@ export async function drawThumbnail(canvas, image, size = 160) {
     canvas.height = Math.round(height * ratio);
     canvas.style.setProperty('width', `${width}px`);
     canvas.style.setProperty('height', `${height}px`);
-    const context = canvas.getContext('2d');
+    // A canvas gives a 2D context unless it already has another kind; these never do.
+    const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
     context.imageSmoothingQuality = 'high';
     context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     return true;
@@ -32,6 +36,7 @@ export async function drawThumbnail(canvas, image, size = 160) {
   }
 }
 
+/** @param {HTMLCanvasElement} canvas */
 function clear(canvas) {
   canvas.width = 0;
   canvas.height = 0;

@@ -32,7 +32,16 @@ import { describeGenres, fileName, fillScores, genresDetail } from '../lib/resul
 import { fillSimilar } from '../lib/similar.js';
 import { drawThumbnail } from '../lib/thumbnail.js';
 
+/** @typedef {import('../lib/protocol.js').Backend} Backend */
+/** @typedef {import('../lib/protocol.js').ClassifyResult} ClassifyResult */
+/** @typedef {import('../lib/client.js').ClientEvents} ClientEvents */
+/**
+ * @template {keyof ClientEvents} K
+ * @typedef {import('../lib/client.js').ClientListener<K>} ClientListener
+ */
+
 const SHIPPED_MODEL = new URL('../models/onesheet.safetensors', import.meta.url).href;
+/** @type {Backend[]} */
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 const DEFAULT_MAX_GENRES = 5;
 
@@ -116,9 +125,15 @@ let instances = 0;
 export class OnesheetClassifier extends HTMLElement {
   static observedAttributes = ['model-src', 'backend', 'max-genres', 'form-field', 'index-src', 'year'];
 
+  /** @type {OnesheetClient | null} */
   #client = null;
+  /**
+   * What this widget listens to on its client, to stop listening when it lets the client go.
+   * @type {[keyof ClientEvents, ClientListener<any>][]}
+   */
   #listeners = [];
   #ui;
+  /** @type {ClassifyResult | null} */
   #lastResult = null;
   /** The poster being classified: a newer one makes an older answer stale. */
   #generation = 0;
@@ -161,7 +176,7 @@ export class OnesheetClassifier extends HTMLElement {
       }
     });
     input.addEventListener('change', () => {
-      const [file] = input.files;
+      const [file] = input.files ?? [];
       input.value = ''; // the same file chosen again still counts
       if (file) this.#classifyQuietly(file);
     });
@@ -198,7 +213,7 @@ export class OnesheetClassifier extends HTMLElement {
   }
   get backend() {
     const value = this.getAttribute('backend');
-    return BACKENDS.includes(value) ? value : 'auto';
+    return BACKENDS.find((backend) => backend === value) ?? 'auto';
   }
   set backend(value) {
     this.setAttribute('backend', value);
@@ -221,7 +236,7 @@ export class OnesheetClassifier extends HTMLElement {
   get year() {
     return (this.getAttribute('year') ?? '').trim();
   }
-  set year(value) {
+  set year(/** @type {string | number | null | undefined} */ value) {
     if (value === null || value === undefined || value === '') this.removeAttribute('year');
     else this.setAttribute('year', String(value));
   }
@@ -246,6 +261,11 @@ export class OnesheetClassifier extends HTMLElement {
     this.#disconnect();
   }
 
+  /**
+   * @param {string} name
+   * @param {string | null} before
+   * @param {string | null} after
+   */
   attributeChangedCallback(name, before, after) {
     if (before === after) return;
     if ((name === 'model-src' || name === 'backend' || name === 'index-src') && this.#client) {
@@ -262,6 +282,8 @@ export class OnesheetClassifier extends HTMLElement {
   /**
    * Classifies one poster (a File or Blob). Resolves to `{ file, scores, genres }` and
    * dispatches `onesheet-genres`; on failure dispatches `onesheet-error` and rejects.
+   * @param {Blob} image
+   * @param {string} [name]
    */
   async classify(image, name = fileName(image)) {
     const generation = ++this.#generation;
@@ -312,7 +334,11 @@ export class OnesheetClassifier extends HTMLElement {
     }
   }
 
-  /** From the widget's own inputs: the events carry the outcome, so nothing more to report. */
+  /**
+   * From the widget's own inputs: the events carry the outcome, so nothing more to report.
+   * @param {File} file
+   * @param {string} [fallback]
+   */
   #classifyQuietly(file, fallback) {
     this.classify(file, fileName(file, fallback)).catch(() => {});
   }
@@ -321,13 +347,15 @@ export class OnesheetClassifier extends HTMLElement {
    * Fills the host form's `form-field`: inside a form, that form's fields of that name;
    * otherwise the document's. Only fields that hold text or choices are filled: a file input
    * cannot take a value, and a button's value is its label.
+   * @param {string[]} genres
    */
   #fillFormField(genres) {
     const name = this.formField;
     if (!name) return;
     const form = this.closest('form');
-    const scope = form ? [...form.elements] : [...this.getRootNode().querySelectorAll('[name]')];
-    const fields = scope.filter((field) => field.name === name);
+    const root = /** @type {ParentNode} */ (this.getRootNode());
+    const scope = form ? [...form.elements] : [...root.querySelectorAll('[name]')];
+    const fields = scope.filter((field) => 'name' in field && field.name === name);
     const changed = [];
     for (const field of fields) {
       try {
@@ -359,6 +387,11 @@ export class OnesheetClassifier extends HTMLElement {
     });
     this.#client = client;
     const { status } = this.#ui;
+    /**
+     * @template {keyof ClientEvents} K
+     * @param {K} type
+     * @param {ClientListener<K>} listener
+     */
     const listen = (type, listener) => {
       client.addEventListener(type, listener);
       this.#listeners.push([type, listener]);
@@ -400,6 +433,8 @@ const TEXT_INPUTS = new Set(['text', 'search', 'hidden']);
  * changed (one the widget fills). Checkboxes and radios are ticked by value, a select's options
  * selected, text inputs and textareas get the genres comma-separated; anything else (file,
  * submit, button, reset, image, number, date…) is left alone.
+ * @param {Element} field
+ * @param {string[]} genres
  */
 function fillField(field, genres) {
   if (field instanceof HTMLInputElement && (field.type === 'checkbox' || field.type === 'radio')) {
@@ -424,7 +459,14 @@ function notConnected() {
   return new Error('the <onesheet-classifier> is not in a document; add it to the page first');
 }
 
-/** A new element with attributes and children (strings become text). */
+/**
+ * A new element with attributes and children (strings become text).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, string>} [attributes]
+ * @param {(Node | string)[]} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
