@@ -6,80 +6,65 @@
 // `onesheet gallery` builds a static site of the same catalogue that works from file://.
 // A forged index (its checksum recomputed: it has no key) is refused without costing a result,
 // and names in sub-folders become URLs that keep their folders.
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BUNDLE, ONESHEET, SHARED, launch, nthEvent, recordOnesheetEvents, serveOnesheet } from './harness.mjs';
+import { BUNDLE, ONESHEET, SHARED, browserFixture, nthEvent, serveOnesheet } from './harness.mjs';
 
 const SOURCE = resolve(SHARED, 'data/posters/images');
 /** The catalogue: the first posters of the shared set, one of them under a hostile-ish name. */
 const CATALOGUE_SIZE = 16;
 
-let scratch;
 let catalogue;
-let server;
-let chromium;
 let names;
 let query;
 
-before(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'onesheet-catalogue-'));
-  catalogue = join(scratch, 'catalogue');
-  mkdirSync(catalogue);
-  mkdirSync(join(scratch, 'models'));
-  copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
-  const files = readdirSync(SOURCE).filter((f) => f.endsWith('.jpg')).sort().slice(0, CATALOGUE_SIZE);
-  names = files.map((f, i) => (i === 3 ? `<b>odd & "named" ${f}` : f));
-  files.forEach((f, i) => copyFileSync(join(SOURCE, f), join(catalogue, names[i])));
-  const indexed = spawnSync(
-    ONESHEET,
-    ['index', catalogue, '--out', join(catalogue, 'catalogue.index'), '--thumbnails', '{file}',
-      '--model', BUNDLE],
-    { encoding: 'utf8' },
-  );
-  assert.equal(indexed.status, 0, indexed.stderr);
-  // The query: the odd-named poster, as a visitor would have it (another file, another name).
-  query = join(scratch, 'visitor-photo.jpg');
-  copyFileSync(join(catalogue, names[3]), query);
-  const gallery = spawnSync(
-    ONESHEET,
-    ['gallery', catalogue, '--out', join(scratch, 'site'), '--model', BUNDLE],
-    { encoding: 'utf8' },
-  );
-  assert.equal(gallery.status, 0, gallery.stderr);
-  server = await serveOnesheet({ models: join(scratch, 'models'), catalogue });
-  chromium = await launch();
+const fixture = browserFixture({
+  name: 'catalogue',
+  // The catalogue indexed and made into a gallery in the scratch folder, then served.
+  serve: async (scratch) => {
+    catalogue = join(scratch, 'catalogue');
+    mkdirSync(catalogue);
+    mkdirSync(join(scratch, 'models'));
+    copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
+    const files = readdirSync(SOURCE).filter((f) => f.endsWith('.jpg')).sort().slice(0, CATALOGUE_SIZE);
+    names = files.map((f, i) => (i === 3 ? `<b>odd & "named" ${f}` : f));
+    files.forEach((f, i) => copyFileSync(join(SOURCE, f), join(catalogue, names[i])));
+    const indexed = spawnSync(
+      ONESHEET,
+      ['index', catalogue, '--out', join(catalogue, 'catalogue.index'), '--thumbnails', '{file}',
+        '--model', BUNDLE],
+      { encoding: 'utf8' },
+    );
+    assert.equal(indexed.status, 0, indexed.stderr);
+    // The query: the odd-named poster, as a visitor would have it (another file, another name).
+    query = join(scratch, 'visitor-photo.jpg');
+    copyFileSync(join(catalogue, names[3]), query);
+    const gallery = spawnSync(
+      ONESHEET,
+      ['gallery', catalogue, '--out', join(scratch, 'site'), '--model', BUNDLE],
+      { encoding: 'utf8' },
+    );
+    assert.equal(gallery.status, 0, gallery.stderr);
+    return serveOnesheet({ models: join(scratch, 'models'), catalogue });
+  },
 });
+const open = (url) => fixture.open(url);
 
-after(async () => {
-  await chromium?.close();
-  server?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
-
-async function open(url) {
-  const context = await chromium.browser.newContext();
-  const encodings = new Map();
-  // Downloads only: the worker revalidating the wasm in the HTTP cache moves no body.
-  context.on('requestfinished', async (request) => {
-    // The context may close first: then there is nothing left to record.
-    const sizes = await request.sizes().catch(() => null);
-    if (request.method() !== 'GET' || !sizes || sizes.responseBodySize === 0) return;
-    const headers = await (await request.response())?.allHeaders().catch(() => null);
-    encodings.set(new URL(request.url()).pathname, headers?.['content-encoding'] ?? 'identity');
-  });
-  context.encodings = encodings;
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await recordOnesheetEvents(page);
-  await page.goto(url);
-  return { context, page };
+/**
+ * How the body of the last download of `path` in `requests` (fixture.open's log) was encoded:
+ * 'identity' without compression. Revalidations answered by the HTTP cache move no body and
+ * do not count.
+ */
+async function encoding(requests, path) {
+  const gets = requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname === path);
+  await Promise.all(gets.map((r) => r.settled));
+  return gets.filter((r) => r.wire > 0).at(-1)?.encoding;
 }
 
 /** How many of the canvas's pixels are drawn (alpha > 0). */
@@ -94,7 +79,7 @@ function paintedPixels(canvas) {
 
 describe('posters like this, and why', () => {
   test('the drop page lists the catalogue poster first, with its picture, and overlays a map', async () => {
-    const { context, page } = await open(`${server.url}/`);
+    const { context, page, requests } = await open(`${fixture.server.url}/`);
     await page.waitForFunction(() => document.body.dataset.catalogue === '16', null, { timeout: 120_000 });
     await page.locator('#file').setInputFiles(query);
     const card = page.locator('#posters li.poster').first();
@@ -124,9 +109,9 @@ describe('posters like this, and why', () => {
     assert.equal(await layer.evaluate((c) => c.hidden), true, 'pressed again, the map goes');
 
     // The big files came compressed (and still worked); pictures as they are.
-    assert.equal(context.encodings.get('/pkg/onesheet_relaxed_bg.wasm'), 'gzip');
-    assert.equal(context.encodings.get('/catalogue/catalogue.index'), 'gzip');
-    assert.equal(context.encodings.get(`/catalogue/${encodeURIComponent(names[3])}`), 'identity');
+    assert.equal(await encoding(requests, '/pkg/onesheet_relaxed_bg.wasm'), 'gzip');
+    assert.equal(await encoding(requests, '/catalogue/catalogue.index'), 'gzip');
+    assert.equal(await encoding(requests, `/catalogue/${encodeURIComponent(names[3])}`), 'identity');
 
     // Same code, same answer: the page's map is `onesheet explain`'s.
     const result = await page.evaluate(
@@ -152,8 +137,8 @@ describe('posters like this, and why', () => {
     const host = createServer((request, response) => {
       response.setHeader('Content-Type', 'text/html; charset=utf-8');
       response.end(`<!doctype html><meta charset="utf-8">
-        <script type="module" src="${server.url}/widget/onesheet-classifier.js"></script>
-        <onesheet-classifier id="w" index-src="${server.url}/catalogue/catalogue.index"></onesheet-classifier>`);
+        <script type="module" src="${fixture.server.url}/widget/onesheet-classifier.js"></script>
+        <onesheet-classifier id="w" index-src="${fixture.server.url}/catalogue/catalogue.index"></onesheet-classifier>`);
     });
     await new Promise((done) => host.listen(0, '127.0.0.1', done));
     try {
@@ -176,7 +161,7 @@ describe('posters like this, and why', () => {
   });
 
   test('the gallery works from file://: genre pages, a poster page with maps and similar posters', async () => {
-    const { context, page } = await open(pathToFileURL(join(scratch, 'site/index.html')).href);
+    const { context, page } = await open(pathToFileURL(join(fixture.scratch, 'site/index.html')).href);
     const genres = await page.locator('.genres a').count();
     assert.equal(genres, 19);
     // A genre that has posters, then its best poster.
@@ -193,16 +178,16 @@ describe('posters like this, and why', () => {
     // The odd name is text on its page, never markup.
     // Pages are numbered in the order the catalogue was read: by file name.
     const odd = [...names].sort().indexOf(names[3]);
-    await page.goto(pathToFileURL(join(scratch, `site/posters/${odd}.html`)).href);
+    await page.goto(pathToFileURL(join(fixture.scratch, `site/posters/${odd}.html`)).href);
     assert.equal(await page.locator('h1').textContent(), names[3]);
     assert.equal(await page.locator('main b').count(), 0);
-    await page.goto(pathToFileURL(join(scratch, 'site/colours.html')).href);
+    await page.goto(pathToFileURL(join(fixture.scratch, 'site/colours.html')).href);
     assert.ok((await page.locator('.swatch').count()) > 0);
     await context.close();
   });
 
   test('the kiosk lists posters like the one it was shown, and still does offline', async () => {
-    const { context, page } = await open(`${server.url}/kiosk/?idle=600`);
+    const { context, page } = await open(`${fixture.server.url}/kiosk/?idle=600`);
     await page.locator('#start').click().catch(() => {});
     await page.locator('#file').setInputFiles(query);
     await page.locator('#similar-list li').first().waitFor({ timeout: 120_000 });
@@ -311,9 +296,9 @@ describe('a catalogue index from anywhere', () => {
       scores: genuine.tensors.scores,
       vectors: { dtype: 'I8', shape: [n, 1], data: Buffer.alloc(n, 1) },
     });
-    const page = await chromium.browser.newPage();
+    const page = await fixture.chromium.browser.newPage();
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-    await page.goto(`${server.url}/`);
+    await page.goto(`${fixture.server.url}/`);
     const { loads, result, error } = await loadAndClassify(page, [forged], readFileSync(query));
     assert.match(loads[0].error ?? '', /embeddings of 1 values/, JSON.stringify(loads));
     assert.equal(error, undefined, 'classify answers');
@@ -323,22 +308,22 @@ describe('a catalogue index from anywhere', () => {
   });
 
   test('names in sub-folders become URLs that keep their folders and round-trip', async () => {
-    const nested = join(scratch, 'nested');
+    const nested = join(fixture.scratch, 'nested');
     const files = readdirSync(SOURCE).filter((f) => f.endsWith('.jpg')).sort().slice(0, 3);
     const wanted = ['sub dir/a:b#c?.jpg', 'x%y/ポスター 2.jpg', 'plain/deeper/100%.jpg'];
     wanted.forEach((name, i) => {
       mkdirSync(join(nested, name, '..'), { recursive: true });
       copyFileSync(join(SOURCE, files[i]), join(nested, name));
     });
-    const out = join(scratch, 'nested.index');
+    const out = join(fixture.scratch, 'nested.index');
     const indexed = spawnSync(
       ONESHEET,
       ['index', nested, '--out', out, '--thumbnails', '/catalogue/{file}', '--model', BUNDLE],
       { encoding: 'utf8' },
     );
     assert.equal(indexed.status, 0, indexed.stderr);
-    const page = await chromium.browser.newPage();
-    await page.goto(`${server.url}/`);
+    const page = await fixture.chromium.browser.newPage();
+    await page.goto(`${fixture.server.url}/`);
     const { loads, result, error } = await loadAndClassify(page, [readFileSync(out)], readFileSync(query));
     assert.equal(error, undefined, error);
     assert.equal(loads[0].posters, 3, JSON.stringify(loads));
@@ -350,7 +335,7 @@ describe('a catalogue index from anywhere', () => {
     };
     for (const { file, thumbnail } of result.similar) {
       assert.equal(thumbnail, expected[file]);
-      const url = new URL(thumbnail, server.url);
+      const url = new URL(thumbnail, fixture.server.url);
       assert.equal(url.pathname, thumbnail, 'the browser reads the path as written');
       const back = url.pathname.slice('/catalogue/'.length).split('/').map(decodeURIComponent).join('/');
       assert.equal(back, file);

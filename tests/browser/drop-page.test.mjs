@@ -5,10 +5,10 @@
 // 64 MiB; files are read two at a time, never when over 64 MiB; Clear cancels what waits.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ARTIFACTS, BUNDLE, SHARED, classifyNatively, launch, scoreGap, serveOnesheet } from './harness.mjs';
+import { ARTIFACTS, BUNDLE, SHARED, browserFixture, classifyNatively, launch, scoreGap, serveOnesheet } from './harness.mjs';
 
 const poster = (id) => resolve(SHARED, `data/posters/images/${id}.jpg`);
 const POSTERS = ['tt0111161', 'tt0079285', 'tt0080339'].map(poster);
@@ -16,23 +16,9 @@ const MiB = 1024 * 1024;
 const CPU_TOLERANCE = 1e-4;
 const WEBGPU_TOLERANCE = 1e-3;
 
-let server;
-let chromium;
-let scratch;
-
-before(async () => {
-  // /models/ is the test bundle's directory, so the page can load it with ?model=.
-  server = await serveOnesheet({ models: dirname(BUNDLE) });
-  chromium = await launch();
-  scratch = mkdtempSync(join(tmpdir(), 'onesheet-drop-page-'));
-  mkdirSync(ARTIFACTS, { recursive: true });
-});
-
-after(async () => {
-  await chromium?.close();
-  server?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+// /models/ is the test bundle's directory (the fixture's default), so the page can load it
+// with ?model=.
+const fixture = browserFixture({ name: 'drop-page' });
 
 function assertSameScores(page, native, tolerance, label) {
   assert.ok(native.scores, `${label}: onesheet classify failed: ${native.error}`);
@@ -48,41 +34,17 @@ function assertSameScores(page, native, tolerance, label) {
 }
 
 /**
- * A fresh context (fresh Cache API) and page on the drop page; every request is logged (the
- * page's and its worker's). With `probe`, `window.probe` watches what the page reads and hands
- * to the model (installProbe).
+ * A fresh context (fresh Cache API) on `browser` and the drop page in it, with the test bundle
+ * and `query`; every request is logged (the page's and its workers'). With `probe`,
+ * `window.probe` watches what the page reads and hands to the model (installProbe).
  */
-async function openPage(browser, query, { probe = false, url = server.url } = {}) {
-  const context = await browser.newContext({ acceptDownloads: true });
-  // Each request with the body bytes that crossed the network once it has finished: the
-  // worker revalidates the wasm in the browser's HTTP cache (a 304, which Chromium reports as
-  // a 200 with no body on the wire), and that is not a download.
-  // `settled` resolves once the request has finished or failed and `wire` is known (a
-  // worker still loading when the page is ready would otherwise count as unknown).
-  const requests = [];
-  const entries = new WeakMap();
-  context.on('request', (r) => {
-    const entry = { url: r.url(), method: r.method(), body: r.postDataBuffer(), wire: null };
-    entry.settled = new Promise((resolve) => {
-      entry.settle = resolve;
-    });
-    entries.set(r, entry);
-    requests.push(entry);
-  });
-  context.on('requestfinished', async (request) => {
-    const entry = entries.get(request);
-    // The context may close first: then there is nothing left to count.
-    const sizes = await request.sizes().catch(() => null);
-    if (entry && sizes) entry.wire = sizes.responseBodySize;
-    entry?.settle();
-  });
-  context.on('requestfailed', (request) => entries.get(request)?.settle());
-  if (probe) await context.addInitScript(installProbe);
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
+function openPage(browser, query, { probe = false, url = fixture.server.url } = {}) {
   const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, ...query });
-  await page.goto(`${url}/?${params}`);
-  return { context, page, requests };
+  return fixture.open(`${url}/?${params}`, {
+    browser,
+    contextOptions: { acceptDownloads: true },
+    init: probe ? (page) => page.addInitScript(installProbe) : undefined,
+  });
 }
 
 /**
@@ -213,7 +175,7 @@ const bytesOf = (path) => [...readFileSync(path)];
 
 describe('CPU backend', () => {
   test('picked posters match `onesheet classify`, download as JSON and CSV, and never leave the page', async () => {
-    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page, requests } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     assert.equal(await waitReady(page), 'cpu');
     assert.match(await page.textContent('#backend-info'), /CPU/);
 
@@ -258,7 +220,7 @@ describe('CPU backend', () => {
     assert.ok(statSync(shot).size > 10_000);
 
     // The network log: only reads of the page's own files; the model and wasm fetched once.
-    const origin = new URL(server.url).origin;
+    const origin = new URL(fixture.server.url).origin;
     for (const r of requests) {
       assert.ok(r.url.startsWith(`${origin}/`) || r.url.startsWith('blob:') || r.url.startsWith('data:'), r.url);
       assert.ok(['GET', 'HEAD'].includes(r.method), `${r.method} ${r.url}`);
@@ -282,7 +244,7 @@ describe('CPU backend', () => {
   });
 
   test('both compilations of the CPU build give the scores of the CLI; relaxedSimd: false, or a site without the FMA one, runs the plain one', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     await waitReady(page);
     const native = classifyNatively([POSTERS[0]])[basename(POSTERS[0])];
     const bytes = bytesOf(POSTERS[0]);
@@ -324,7 +286,7 @@ describe('CPU backend', () => {
   });
 
   test('dropped and pasted files: bad ones fail alone, names stay text, PNG and WebP work', async () => {
-    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page, requests } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     await waitReady(page);
     const sneaky = '<img src=x onerror="window.pwned=1">.png';
     const good = readFileSync(POSTERS[0]);
@@ -360,7 +322,7 @@ describe('CPU backend', () => {
 
     // The PNG the page made is lossless: the CLI on the same bytes must agree.
     const png = await page.evaluate(async (transfer) => [...new Uint8Array(await transfer.files[2].arrayBuffer())], drop);
-    const pngPath = join(scratch, 'poster.png');
+    const pngPath = join(fixture.scratch, 'poster.png');
     writeFileSync(pngPath, Buffer.from(png));
     const json = await downloadJson(page);
     assert.equal(json.length, 4);
@@ -385,7 +347,7 @@ describe('CPU backend', () => {
   });
 
   test('a big scan is classified; one over the pixel limit gets its own error', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     await waitReady(page);
     const files = await page.evaluateHandle(async (bytes) => {
       const poster = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
@@ -410,7 +372,7 @@ describe('CPU backend', () => {
 
   test('a Rust panic is reported and the page keeps working', async () => {
     // The probe keeps every announcement (they are transient: aria-live).
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' }, { probe: true });
     await waitReady(page);
     const crash = page.evaluate(() =>
       globalThis.onesheetClient.panicForTesting().then(
@@ -435,7 +397,7 @@ describe('CPU backend', () => {
   });
 
   test('keyboard: the drop zone is focusable and Enter opens the file picker', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     // Listening early: Playwright intercepts the picker only once a listener exists, and that
     // takes a round trip a keypress right after could beat.
     const chosen = page.waitForEvent('filechooser', { timeout: 120_000 });
@@ -456,7 +418,7 @@ describe('CPU backend', () => {
   });
 
   test('a release year refines the scores as `onesheet classify --year` does; impossible years are refused', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     assert.equal(await waitReady(page), 'cpu');
     const name = basename(POSTERS[0]);
     const plain = classifyNatively([POSTERS[0]])[name];
@@ -510,7 +472,7 @@ describe('CPU backend', () => {
   });
 
   test('the client classifies canvas pixels like the same image as PNG; auto without WebGPU picks the CPU build', async () => {
-    const { context, page, requests } = await openPage(chromium.browser, { backend: 'auto' });
+    const { context, page, requests } = await openPage(fixture.chromium.browser, { backend: 'auto' });
     const backend = await waitReady(page);
     assert.equal(backend, 'cpu');
     const info = await page.evaluate(() => globalThis.onesheetClient.ready);
@@ -564,7 +526,7 @@ describe('limits', () => {
   const ELSEWHERE = 'http://127.0.0.2:1/x.safetensors';
 
   test('?model= on another origin or with another scheme is refused, and nothing is fetched', async () => {
-    const origin = new URL(server.url).origin;
+    const origin = new URL(fixture.server.url).origin;
     const refused = [
       ELSEWHERE,
       '//127.0.0.2:1/x.safetensors',
@@ -574,7 +536,7 @@ describe('limits', () => {
       'javascript:alert(1)',
     ];
     for (const model of refused) {
-      const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu', model });
+      const { context, page, requests } = await openPage(fixture.chromium.browser, { backend: 'cpu', model });
       const status = await waitRefused(page);
       assert.match(status, /refused to load the model from .*(only this site's own files|only http: and https: URLs)/, model);
       // A moment for anything that would still go out.
@@ -596,7 +558,7 @@ describe('limits', () => {
     }
 
     // The same site's bundle, named by an absolute URL, still loads and classifies.
-    const { context, page, requests } = await openPage(chromium.browser, {
+    const { context, page, requests } = await openPage(fixture.chromium.browser, {
       backend: 'cpu',
       model: `${origin}/models/${basename(BUNDLE)}`,
     });
@@ -609,8 +571,8 @@ describe('limits', () => {
   });
 
   test('the client and the worker refuse other origins and schemes themselves', async () => {
-    const origin = new URL(server.url).origin;
-    const { context, page, requests } = await openPage(chromium.browser, { backend: 'cpu' });
+    const origin = new URL(fixture.server.url).origin;
+    const { context, page, requests } = await openPage(fixture.chromium.browser, { backend: 'cpu' });
     await waitReady(page);
     const outcome = await page.evaluate(async ({ elsewhere, bundle }) => {
       const { OnesheetClient } = await import('/lib/client.js');
@@ -662,7 +624,7 @@ describe('limits', () => {
     truncateSync(big, 65 * MiB);
     const other = await serveOnesheet({ models: folder });
     try {
-      const { context, page } = await openPage(chromium.browser, { backend: 'cpu', model: '/models/big.safetensors' }, { url: other.url });
+      const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu', model: '/models/big.safetensors' }, { url: other.url });
       const status = await waitRefused(page);
       assert.match(status, /the model is 65\.0 MiB, over the 64\.0 MiB limit/);
       const cached = await page.evaluate(async () => {
@@ -681,7 +643,7 @@ describe('limits', () => {
   });
 
   test('files are read a few at a time; one over 64 MiB is refused without being read', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' }, { probe: true });
     await waitReady(page);
     const files = await page.evaluateHandle(async (bytes) => {
       const transfer = new DataTransfer();
@@ -730,7 +692,7 @@ describe('limits', () => {
   });
 
   test('Clear cancels the posters still waiting; the page goes on normally', async () => {
-    const { context, page } = await openPage(chromium.browser, { backend: 'cpu' }, { probe: true });
+    const { context, page } = await openPage(fixture.chromium.browser, { backend: 'cpu' }, { probe: true });
     await waitReady(page);
     const folder = dirname(POSTERS[0]);
     const six = readdirSync(folder).filter((n) => n.endsWith('.jpg')).sort().slice(10, 16).map((n) => join(folder, n));
@@ -835,9 +797,7 @@ describe('WebGPU backend (SwiftShader)', () => {
   });
 
   test('auto with WebGPU but no WebGPU build on the server runs on the CPU and does not remember it', async () => {
-    const context = await gpu.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${server.url}/shop-demo.html`);
+    const { context, page } = await fixture.open(`${fixture.server.url}/shop-demo.html`, { browser: gpu.browser });
     const outcome = await page.evaluate(async (model) => {
       const { OnesheetClient } = await import('/lib/client.js');
       // As while scripts/serve.sh is still building it, or a server that never had it.

@@ -2,10 +2,11 @@
 // every face and test uses) and Debian's Chromium, driven by playwright-core. No browser is
 // ever downloaded.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { chromiumArgs } from './chromium-flags.mjs';
 
@@ -63,6 +64,89 @@ export async function launch({ webgpu = false, liftoff = false, extraArgs = [] }
     rmSync(profile, { recursive: true, force: true });
   };
   return { browser, close };
+}
+
+/**
+ * One test file's browser setup, as node:test hooks at its top level: before its tests, a
+ * scratch folder (`onesheet-<name>-…`), the server `serve(scratch)` resolves to (default:
+ * `onesheet serve` with the test bundle's folder as /models/) and headless Chromium
+ * (`launch(browser)`); after them, both stopped and the folder removed. Returns the fixture,
+ * whose `scratch`, `server` ({ url, close }) and `chromium` ({ browser, close }) are set once
+ * `before` has run, and whose `open` starts a page.
+ */
+export function browserFixture({ name = 'browser', serve = () => serveOnesheet({ models: dirname(BUNDLE) }), browser = {} } = {}) {
+  const fixture = {
+    scratch: null,
+    server: null,
+    chromium: null,
+    /**
+     * A fresh context (fresh storage; `contextOptions` for Playwright's newContext) on
+     * `browser` (default the fixture's Chromium), or the `context` given, and a page in it at
+     * `url`. The page's console errors and uncaught exceptions are logged (labelled `label`),
+     * its `onesheet-genres` and `onesheet-error` events recorded (recordOnesheetEvents), and
+     * `init(page, context)` runs before it loads. Resolves to { context, page, requests }:
+     * `requests` logs every request of the context, the page's and its workers' (see
+     * `logRequests`).
+     */
+    async open(url, { browser: from = fixture.chromium.browser, context, contextOptions = {}, label = 'page', init } = {}) {
+      context ??= await from.newContext(contextOptions);
+      const requests = logRequests(context);
+      const page = await context.newPage();
+      page.on('console', (m) => m.type() === 'error' && console.log(`[${label}] ${m.text()}`));
+      page.on('pageerror', (e) => console.log(`[${label} error] ${e.message}`));
+      await recordOnesheetEvents(page);
+      await init?.(page, context);
+      await page.goto(url);
+      return { context, page, requests };
+    },
+  };
+  before(async () => {
+    // node:test runs a file's top-level hook the moment it is registered: first let the file
+    // finish defining what `serve` may use (the fixture itself, for one).
+    await null;
+    fixture.scratch = mkdtempSync(join(tmpdir(), `onesheet-${name}-`));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    fixture.server = await serve(fixture.scratch);
+    fixture.chromium = await launch(browser);
+  });
+  after(async () => {
+    await fixture.chromium?.close();
+    fixture.server?.close();
+    if (fixture.scratch) rmSync(fixture.scratch, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
+/**
+ * Logs every request `context` makes (its pages' and their workers'), in order, as
+ * `{ url, method, body, wire, encoding, settled }`: `body` the request's body or null, and
+ * once it has finished `wire`, the response body's bytes that crossed the network (0 for a
+ * revalidation the HTTP cache answered: a 304, which Chromium reports as a 200 with no body
+ * on the wire), and `encoding`, the response's Content-Encoding ('identity' without one).
+ * `settled` resolves once the request has finished or failed, and those are known.
+ */
+export function logRequests(context) {
+  const requests = [];
+  const entries = new WeakMap();
+  context.on('request', (r) => {
+    const entry = { url: r.url(), method: r.method(), body: r.postDataBuffer(), wire: null, encoding: null };
+    entry.settled = new Promise((resolve) => {
+      entry.settle = resolve;
+    });
+    entries.set(r, entry);
+    requests.push(entry);
+  });
+  context.on('requestfinished', async (request) => {
+    const entry = entries.get(request);
+    // The context may close first: then there is nothing left to record.
+    const sizes = await request.sizes().catch(() => null);
+    const headers = await (await request.response().catch(() => null))?.allHeaders().catch(() => null);
+    if (entry && sizes) entry.wire = sizes.responseBodySize;
+    if (entry && headers) entry.encoding = headers['content-encoding'] ?? 'identity';
+    entry?.settle();
+  });
+  context.on('requestfailed', (request) => entries.get(request)?.settle());
+  return requests;
 }
 
 /** `onesheet classify --format jsonl` on `files` with `model`: { file basename: line }. */

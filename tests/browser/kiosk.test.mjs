@@ -5,11 +5,10 @@
 // to a result; a denied camera says so and the samples still work; an update is all or nothing
 // (a storage that refuses it, or files that move on the server mid-update, never leave the
 // kiosk with a new script beside an old wasm or model).
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
@@ -18,10 +17,10 @@ import {
   ONESHEET,
   ROOT,
   SHARED,
+  browserFixture,
   classifyNatively,
   launch,
   nthEvent,
-  recordOnesheetEvents,
   scoreGap,
   serveOnesheet,
   startServer,
@@ -34,41 +33,30 @@ const TOLERANCE = 1e-4;
 /** The kiosk's own binary, beside the onesheet CLI. */
 const KIOSK = join(dirname(ONESHEET), 'onesheet-kiosk');
 
-let kiosk;
-let chromium;
-let scratch;
+// Nothing but the binary (and the sample posters) in the folder it runs from.
+const fixture = browserFixture({
+  name: 'kiosk',
+  serve: async (scratch) => {
+    const bin = join(scratch, 'bin');
+    mkdirSync(bin);
+    copyFileSync(KIOSK, join(bin, 'onesheet-kiosk'));
+    const samples = join(scratch, 'samples');
+    mkdirSync(samples);
+    for (const file of SAMPLES) copyFileSync(file, join(samples, basename(file)));
+    const kiosk = await startServer(join(bin, 'onesheet-kiosk'), ['--port', '0', '--samples', samples], { cwd: bin });
+    console.log(`kiosk binary: ${(statSync(join(bin, 'onesheet-kiosk')).size / 1e6).toFixed(1)} MB`);
+    return kiosk;
+  },
+  browser: { extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] },
+});
 
-before(async () => {
-  // Nothing but the binary (and the sample posters) in the folder it runs from.
-  scratch = mkdtempSync(join(tmpdir(), 'onesheet-kiosk-'));
-  const bin = join(scratch, 'bin');
-  mkdirSync(bin);
-  copyFileSync(KIOSK, join(bin, 'onesheet-kiosk'));
-  const samples = join(scratch, 'samples');
-  mkdirSync(samples);
-  for (const file of SAMPLES) copyFileSync(file, join(samples, basename(file)));
-  kiosk = await startServer(join(bin, 'onesheet-kiosk'), ['--port', '0', '--samples', samples], { cwd: bin });
-  console.log(`kiosk binary: ${(statSync(join(bin, 'onesheet-kiosk')).size / 1e6).toFixed(1)} MB`);
-  chromium = await launch({
-    extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+/** The kiosk with `query`, in a fresh context the size of a kiosk's screen on `browser`. */
+function open(query = '', { browser } = {}) {
+  return fixture.open(`${fixture.server.url}/${query}`, {
+    browser,
+    contextOptions: { viewport: { width: 1080, height: 1600 } },
+    label: 'kiosk',
   });
-  mkdirSync(ARTIFACTS, { recursive: true });
-});
-
-after(async () => {
-  await chromium?.close();
-  kiosk?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
-
-async function open(query = '', { context } = {}) {
-  context ??= await chromium.browser.newContext({ viewport: { width: 1080, height: 1600 } });
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.log(`[kiosk] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[kiosk error] ${e.message}`));
-  await recordOnesheetEvents(page);
-  await page.goto(`${kiosk.url}/${query}`);
-  return { context, page };
 }
 
 function assertMatchesCli(detail, file) {
@@ -92,7 +80,7 @@ describe('the gallery kiosk', () => {
       return (await fetch(link.href)).json();
     });
     assert.equal(manifest.display, 'fullscreen');
-    assert.equal(new URL(manifest.start_url, `${kiosk.url}/`).href, `${kiosk.url}/`);
+    assert.equal(new URL(manifest.start_url, `${fixture.server.url}/`).href, `${fixture.server.url}/`);
     assert.ok(manifest.icons.length > 0);
 
     await context.setOffline(true);
@@ -113,7 +101,7 @@ describe('the gallery kiosk', () => {
 
     // Any other address on the kiosk, offline, still opens the kiosk: never a browser error.
     const other = await context.newPage();
-    const response = await other.goto(`${kiosk.url}/never-cached.html`);
+    const response = await other.goto(`${fixture.server.url}/never-cached.html`);
     assert.equal(response.status(), 200);
     assert.ok(await other.locator('#attract').isVisible());
     await context.close();
@@ -173,10 +161,9 @@ describe('the gallery kiosk', () => {
     await cdp.send('Browser.setPermission', {
       permission: { name: 'camera' },
       setting: 'denied',
-      origin: kiosk.url,
+      origin: fixture.server.url,
     });
-    const context = await denying.browser.newContext({ viewport: { width: 1080, height: 1600 } });
-    const { page } = await open('?idle=600', { context });
+    const { page } = await open('?idle=600', { browser: denying.browser });
     await page.click('#start');
     const message = page.locator('#camera-message');
     await message.waitFor({ state: 'visible', timeout: 20_000 });
@@ -199,7 +186,7 @@ describe('the gallery kiosk', () => {
     } finally {
       beside.close();
     }
-    const alone = join(scratch, 'alone');
+    const alone = join(fixture.scratch, 'alone');
     mkdirSync(alone);
     copyFileSync(ONESHEET, join(alone, 'onesheet'));
     const run = spawnSync(join(alone, 'onesheet'), ['kiosk', '--port', '0'], { encoding: 'utf8' });
@@ -209,11 +196,11 @@ describe('the gallery kiosk', () => {
 
   test('a new model on the server replaces the cached one, and works offline after', async () => {
     // The kiosk under `onesheet serve`, whose models folder the test can change.
-    const models = join(scratch, 'models');
+    const models = join(fixture.scratch, 'models');
     mkdirSync(models);
     copyFileSync(BUNDLE, join(models, 'onesheet.safetensors')); // untrained head
     const server = await serveOnesheet({ models });
-    const context = await chromium.browser.newContext();
+    const context = await fixture.chromium.browser.newContext();
     try {
       const page = await context.newPage();
       await page.goto(`${server.url}/kiosk/?idle=600`);
@@ -241,15 +228,15 @@ describe('the gallery kiosk', () => {
   test('an update is all or nothing: a refused one keeps the old files and says why, and files moved mid-update are fetched again', async () => {
     // A copy of the kiosk's files the test can redeploy, under `onesheet serve`, behind a
     // loopback proxy that lets the test act between the service worker's requests.
-    const www = join(scratch, 'www-update');
+    const www = join(fixture.scratch, 'www-update');
     // (index.html too: `onesheet serve` takes a folder as www/ only if it has one.)
     for (const file of ['kiosk', 'lib', 'pkg', 'index.html']) cpSync(resolve(ROOT, 'www', file), join(www, file), { recursive: true });
-    const models = join(scratch, 'models-update');
+    const models = join(fixture.scratch, 'models-update');
     mkdirSync(models);
     copyFileSync(BUNDLE, join(models, 'onesheet.safetensors'));
     const server = await serveOnesheet({ models, www });
     const proxy = await proxyTo(server.url);
-    const context = await chromium.browser.newContext();
+    const context = await fixture.chromium.browser.newContext();
     try {
       const page = await context.newPage();
       page.on('pageerror', (e) => console.log(`[kiosk error] ${e.message}`));

@@ -4,31 +4,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { basename, resolve } from 'node:path';
 
-import { ONESHEET, ROOT, SHARED, launch, serveOnesheet } from './harness.mjs';
+import { ONESHEET, ROOT, SHARED, browserFixture, serveOnesheet } from './harness.mjs';
 
 const POSTER = resolve(SHARED, 'data/posters/images/tt0080339.jpg');
 const SHIPPED = resolve(ROOT, 'models/onesheet.safetensors');
 
-let server;
-let chromium;
-
-before(async () => {
-  server = await serveOnesheet({ models: resolve(ROOT, 'models') });
-  chromium = await launch();
-});
-
-after(async () => {
-  await chromium?.close();
-  server?.close();
+const fixture = browserFixture({
+  name: 'shipped-model',
+  serve: () => serveOnesheet({ models: resolve(ROOT, 'models') }),
 });
 
 test('the page at / loads the shipped model and agrees with `onesheet classify`', async () => {
-  const context = await chromium.browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/?backend=cpu`);
+  const { context, page } = await fixture.open(`${fixture.server.url}/?backend=cpu`, {
+    contextOptions: { acceptDownloads: true },
+  });
   await page.waitForFunction(() => document.body.dataset.backend, null, { timeout: 180_000 });
   // The page names the model it runs: trained, not the test bundle.
   assert.doesNotMatch(await page.textContent('body'), /untrained/);

@@ -8,11 +8,11 @@
 // page's heap with Performance.getMetrics, the worker's by attaching to its target (its heap
 // with Runtime.getHeapUsage, its wasm memory by finding every WebAssembly.Memory object in its
 // heap with Runtime.queryObjects). Each reading follows a forced garbage collection.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { BUNDLE, SHARED, launch, serveOnesheet } from './harness.mjs';
+import { basename, join, resolve } from 'node:path';
+import { BUNDLE, SHARED, browserFixture } from './harness.mjs';
 
 const POSTER_DIR = resolve(SHARED, 'data/posters/images');
 const DISTINCT = 50;
@@ -26,18 +26,7 @@ if (!Number.isInteger(TOTAL) || TOTAL < 2 * BASELINE_AFTER || TOTAL % BATCH !== 
 }
 const MAX_GROWTH = 0.1;
 
-let server;
-let chromium;
-
-before(async () => {
-  server = await serveOnesheet({ models: dirname(BUNDLE) });
-  chromium = await launch();
-});
-
-after(async () => {
-  await chromium?.close();
-  server?.close();
-});
+const fixture = browserFixture({ name: 'soak' });
 
 /**
  * A CDP session on the page's model worker, through the browser's own session: Playwright's
@@ -105,22 +94,22 @@ test(`${TOTAL} posters in one session: every one classified, memory settles`, { 
   const posters = readdirSync(POSTER_DIR).filter((n) => n.endsWith('.jpg')).sort().slice(0, DISTINCT);
   assert.equal(posters.length, DISTINCT, `${POSTER_DIR} has fewer than ${DISTINCT} posters`);
 
-  const context = await chromium.browser.newContext();
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page] ${e.message}`));
-  const pageCdp = await context.newCDPSession(page);
-  await pageCdp.send('Performance.enable');
   // One model worker: its memory is what the soak follows (the pool's others hold the same).
   const params = new URLSearchParams({ model: `/models/${basename(BUNDLE)}`, backend: 'cpu', workers: '1' });
-  await page.goto(`${server.url}/?${params}`);
+  let pageCdp;
+  const { context, page } = await fixture.open(`${fixture.server.url}/?${params}`, {
+    init: async (page, context) => {
+      pageCdp = await context.newCDPSession(page);
+      await pageCdp.send('Performance.enable');
+    },
+  });
   await page.waitForFunction(
     () => document.body.dataset.backend || /could not start/.test(document.getElementById('status').textContent),
     null,
     { timeout: 180_000 },
   );
   assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu', await page.textContent('#status'));
-  const worker = await attachToWorker(chromium.browser);
+  const worker = await attachToWorker(fixture.chromium.browser);
 
   const input = page.getByLabel('Choose poster images…');
   const readings = [];

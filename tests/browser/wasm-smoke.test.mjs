@@ -1,38 +1,28 @@
 // The wasm build loads a bundle from bytes in real headless Chromium and reproduces the
 // reference features on the CPU backend.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
-import { BUNDLE, ROOT, SHARED, launch, readSafetensors, relativeError, serveOnesheet } from './harness.mjs';
+import { basename, resolve } from 'node:path';
+import { BUNDLE, ROOT, SHARED, browserFixture, launch, readSafetensors, relativeError } from './harness.mjs';
 
 const REFERENCE = resolve(SHARED, 'reference/mobilenet_v2/reference.safetensors');
 
 /** The test bundle, as `onesheet serve --models <its folder>` serves it. */
 const BUNDLE_URL = `/models/${basename(BUNDLE)}`;
 
-let server;
-let chromium;
-
-before(async () => {
-  server = await serveOnesheet({ models: dirname(BUNDLE) });
-  chromium = await launch();
-});
-
-after(async () => {
-  await chromium?.close();
-  server?.close();
-});
+// The pages here are only a place on the server's origin: the tests drive the wasm API itself.
+const fixture = browserFixture({ name: 'wasm-smoke' });
 
 // Both compilations of the CPU build: SIMD128, and SIMD128 with relaxed SIMD (FMA), which
 // Chromium runs by default.
 for (const wasmFile of ['onesheet_bg.wasm', 'onesheet_relaxed_bg.wasm']) {
   test(`CPU backend (${wasmFile}) reproduces the reference features from a fetched bundle`, async () => {
     const reference = readSafetensors(REFERENCE);
-    const page = await chromium.browser.newPage();
+    const page = await fixture.chromium.browser.newPage();
     page.on('console', (m) => console.log(`[page] ${m.text()}`));
     // Any page of the origin will do: the test drives the wasm API itself.
-    await page.goto(`${server.url}/`);
+    await page.goto(`${fixture.server.url}/`);
     const names = ['empire', 'tt0111161'];
     const inputs = names.map((n) => Array.from(reference[`input.${n}`].data));
     const result = await page.evaluate(async ({ inputs, bundleUrl, wasmFile }) => {
@@ -59,9 +49,9 @@ for (const wasmFile of ['onesheet_bg.wasm', 'onesheet_relaxed_bg.wasm']) {
 }
 
 test('a damaged bundle is refused with a clear error', async () => {
-  const page = await chromium.browser.newPage();
+  const page = await fixture.chromium.browser.newPage();
   // Any page of the origin will do: the test drives the wasm API itself.
-  await page.goto(`${server.url}/`);
+  await page.goto(`${fixture.server.url}/`);
   const message = await page.evaluate(async (bundleUrl) => {
     const wasm = await import('/pkg/onesheet.js');
     await wasm.default();
@@ -83,7 +73,7 @@ test('WebGPU backend (SwiftShader) reproduces the reference features', async () 
   try {
     const page = await gpu.browser.newPage();
     // Any page of the origin will do: the test drives the wasm API itself.
-    await page.goto(`${server.url}/`);
+    await page.goto(`${fixture.server.url}/`);
     const input = Array.from(reference['input.empire'].data);
     const result = await page.evaluate(async ({ input, bundleUrl }) => {
       if (!navigator.gpu || !(await navigator.gpu.requestAdapter())) return { adapter: false };

@@ -3,20 +3,18 @@
 // share one worker and one download; removing the last frees the worker; a bad file fails
 // alone; form-field fills only fields that hold text or choices; and a shop page on another origin, under a strict CSP, loads it straight from
 // `onesheet serve` and classifies, with no request but the widget's own files.
-import { test, before, after, describe } from 'node:test';
+import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import {
   ARTIFACTS,
   BUNDLE,
   SHARED,
+  browserFixture,
   classifyNatively,
-  launch,
   nthEvent,
-  recordOnesheetEvents,
   scoreGap,
   serveOnesheet,
 } from './harness.mjs';
@@ -26,43 +24,34 @@ const TOLERANCE = 1e-4;
 /** What the widget may fetch: its own scripts, the wasm build and the model. */
 const WIDGET_FILES = /^\/(widget\/onesheet-classifier\.js|lib\/[a-z-]+\.js|pkg\/onesheet(\.js|(_relaxed)?_bg\.wasm)|models\/onesheet\.safetensors)$/;
 
-let server;
-let chromium;
-let scratch;
 let native;
 
-before(async () => {
+const fixture = browserFixture({
+  name: 'widget',
   // The widget's default model is /models/onesheet.safetensors: here, the test bundle.
-  scratch = mkdtempSync(join(tmpdir(), 'onesheet-widget-'));
-  mkdirSync(join(scratch, 'models'));
-  copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
-  server = await serveOnesheet({ models: join(scratch, 'models') });
-  chromium = await launch();
-  mkdirSync(ARTIFACTS, { recursive: true });
+  serve: (scratch) => {
+    mkdirSync(join(scratch, 'models'));
+    copyFileSync(BUNDLE, join(scratch, 'models/onesheet.safetensors'));
+    return serveOnesheet({ models: join(scratch, 'models') });
+  },
+});
+
+before(() => {
   native = classifyNatively(POSTERS);
 });
 
-after(async () => {
-  await chromium?.close();
-  server?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
-
-/** A fresh context and page at `url`; every request (the page's and its workers') is logged. */
-async function open(url) {
-  const context = await chromium.browser.newContext();
-  const requests = [];
-  context.on('request', (r) => requests.push({ url: new URL(r.url()), method: r.method() }));
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.log(`[page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await recordOnesheetEvents(page);
-  await page.addInitScript(() => {
-    window.violations = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+/**
+ * A fresh context and page at `url`; every request (the page's and its workers') is logged,
+ * and every CSP violation the page meets is kept in `window.violations`.
+ */
+function open(url) {
+  return fixture.open(url, {
+    init: (page) =>
+      page.addInitScript(() => {
+        window.violations = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      }),
   });
-  await page.goto(url);
-  return { context, page, requests };
 }
 
 function assertMatchesNative(detail, file) {
@@ -77,7 +66,7 @@ function assertMatchesNative(detail, file) {
 
 describe('the shop widget', () => {
   test('on the demo shop, a poster ticks exactly the CLI genres, and the seller can change them', async () => {
-    const { context, page, requests } = await open(`${server.url}/shop-demo.html`);
+    const { context, page, requests } = await open(`${fixture.server.url}/shop-demo.html`);
     const input = page.locator('onesheet-classifier input[type=file]');
     await input.setInputFiles(POSTERS[0]);
     const event = await nthEvent(page, 1);
@@ -141,8 +130,9 @@ describe('the shop widget', () => {
     assert.doesNotMatch(styles.inside, /Georgia/, 'the shop font leaked into the widget');
     assert.equal(styles.hostButtonRadius, '0px', 'the widget styled the host button');
 
-    for (const { url, method } of requests) {
-      assert.equal(url.origin, server.url, `a request left the server: ${url}`);
+    for (const { url: href, method } of requests) {
+      const url = new URL(href);
+      assert.equal(url.origin, fixture.server.url, `a request left the server: ${url}`);
       assert.ok(method === 'GET' || method === 'HEAD', `${method} ${url}`);
       assert.ok(
         WIDGET_FILES.test(url.pathname) || /^\/shop-demo\.(html|css|js)$/.test(url.pathname),
@@ -153,7 +143,7 @@ describe('the shop widget', () => {
   });
 
   test('two widgets share one worker and one download; the last one removed frees it', async () => {
-    const { context, page, requests } = await open(`${server.url}/shop-demo.html`);
+    const { context, page, requests } = await open(`${fixture.server.url}/shop-demo.html`);
     await page.evaluate(() => {
       const second = document.createElement('onesheet-classifier');
       second.id = 'second';
@@ -165,7 +155,7 @@ describe('the shop widget', () => {
     assertMatchesNative(event.detail, POSTERS[1]);
     await page.locator('onesheet-classifier:not(#second) input[type=file]').setInputFiles(POSTERS[0]);
     assertMatchesNative((await nthEvent(page, 2)).detail, POSTERS[0]);
-    const gets = (path) => requests.filter((r) => r.method === 'GET' && r.url.pathname === path).length;
+    const gets = (path) => requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname === path).length;
     assert.equal(gets('/models/onesheet.safetensors'), 1, 'the model was downloaded more than once');
     // Chromium runs the CPU build's relaxed-SIMD compilation, and fetches only that one.
     assert.equal(gets('/pkg/onesheet_relaxed_bg.wasm'), 1, 'the wasm was downloaded more than once');
@@ -189,7 +179,7 @@ describe('the shop widget', () => {
   });
 
   test('a bad file raises onesheet-error, and the next poster works, chosen from the keyboard', async () => {
-    const { context, page } = await open(`${server.url}/shop-demo.html`);
+    const { context, page } = await open(`${fixture.server.url}/shop-demo.html`);
     // Listening from the start: Playwright intercepts file choosers only once it listens, and
     // turning that on as Enter is pressed can lose the race.
     const chooserOpened = page.waitForEvent('filechooser', { timeout: 60_000 });
@@ -224,7 +214,7 @@ describe('the shop widget', () => {
     const boxes = genres.map((g) => `<label><input type="checkbox" name="genres" value="${g}"> ${g}</label>`).join('');
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
 <link rel="icon" href="data:,">
-<script type="module" src="${server.url}/widget/onesheet-classifier.js"></script></head>
+<script type="module" src="${fixture.server.url}/widget/onesheet-classifier.js"></script></head>
 <body><form id="listing">
 <input type="text" name="genres" id="text"><textarea name="genres" id="notes"></textarea>${boxes}
 <input type="submit" name="genres" id="submit" value="Save listing">
@@ -282,15 +272,15 @@ describe('the shop widget', () => {
     // to the onesheet server.
     const csp = [
       "default-src 'none'",
-      `script-src ${server.url} 'wasm-unsafe-eval'`,
-      `worker-src blob: ${server.url}`,
-      `connect-src ${server.url}`,
+      `script-src ${fixture.server.url} 'wasm-unsafe-eval'`,
+      `worker-src blob: ${fixture.server.url}`,
+      `connect-src ${fixture.server.url}`,
       "style-src 'self'",
       "base-uri 'none'",
       "form-action 'none'",
     ].join('; ');
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title>
-<script type="module" src="${server.url}/widget/onesheet-classifier.js"></script></head>
+<script type="module" src="${fixture.server.url}/widget/onesheet-classifier.js"></script></head>
 <body><h1>Another shop</h1><form><input type="hidden" name="tags" id="tags">
 <onesheet-classifier form-field="tags" max-genres="3"></onesheet-classifier></form></body></html>`;
     const shop = await serveShop(html, { 'content-security-policy': csp });
@@ -304,14 +294,15 @@ describe('the shop widget', () => {
       assert.equal(await page.inputValue('#tags'), native[basename(POSTERS[1])].genres.join(', '));
       assert.deepEqual(await page.evaluate(() => window.violations), [], 'CSP violations');
       await page.screenshot({ path: join(ARTIFACTS, 'widget-cross-origin.png') });
-      for (const { url, method } of requests) {
+      for (const { url: href, method } of requests) {
+        const url = new URL(href);
         // The worker's one-line starter module: made in the page, not fetched from anywhere.
         if (url.protocol === 'blob:') continue;
         if (url.origin === shopUrl) {
           assert.equal(url.pathname, '/', `the shop page asked for ${url}`);
           continue;
         }
-        assert.equal(url.origin, server.url, `a request left for ${url}`);
+        assert.equal(url.origin, fixture.server.url, `a request left for ${url}`);
         assert.ok(method === 'GET' || method === 'HEAD', `${method} ${url}`);
         assert.match(url.pathname, WIDGET_FILES);
       }
