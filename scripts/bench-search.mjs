@@ -1,8 +1,8 @@
 // Measures "posters like this" in the browser: the wasm search of a catalogue index, as the
 // drop page runs it (its `timing.searchMs`), warm, over N posters classified one by one.
 //
-//   cargo run -p onesheet-trainer --example retrieval    # with ONESHEET_WRITE_INDEX=DIR:
-//   ONESHEET_WRITE_INDEX=/tmp/big cargo run -p onesheet-trainer --example retrieval
+//   cargo run -p onesheet-cli --example retrieval    # with ONESHEET_WRITE_INDEX=DIR:
+//   ONESHEET_WRITE_INDEX=/tmp/big cargo run -p onesheet-cli --example retrieval
 //   node scripts/bench-search.mjs --catalogue /tmp/big [--model models/onesheet.safetensors] [--posters 20]
 //
 // The index must have been made with the same model (the example uses the shipped one).

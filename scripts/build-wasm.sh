@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds the browser packages: www/pkg, CPU only (burn's flex with SIMD128), which every
-# visitor loads, and www/pkg-webgpu (flex and wgpu), which pages fetch only where WebGPU is
-# present and chosen; the WebGPU stack is three quarters of a build with both. www/pkg holds
-# two compilations of the CPU build under one JavaScript glue: onesheet_bg.wasm (SIMD128) and
-# onesheet_relaxed_bg.wasm (SIMD128 and relaxed SIMD: fused multiply-adds), which browsers
-# with relaxed SIMD load instead (www/lib/worker.js); the crate's `relaxed-simd` feature makes
-# the second (only onesheet-kernels' code differs, so it recompiles two crates). wasm-pack
-# runs without downloads (the wasm-bindgen on PATH, no wasm-opt of its own), then binaryen's
-# wasm-opt from npm (Debian's is too old). wasm-opt takes minutes: when wasm-bindgen's output
-# is unchanged since the last build, the optimised package is kept as it is.
+# Builds the browser packages from the onesheet-wasm crate (wasm/): www/pkg, CPU only (burn's
+# flex with SIMD128), which every visitor loads, and www/pkg-webgpu (flex and wgpu), which
+# pages fetch only where WebGPU is present and chosen; the WebGPU stack is three quarters of a
+# build with both. www/pkg holds two compilations of the CPU build under one JavaScript glue:
+# onesheet_bg.wasm (SIMD128) and onesheet_relaxed_bg.wasm (SIMD128 and relaxed SIMD: fused
+# multiply-adds), which browsers with relaxed SIMD load instead (www/lib/worker.js); the
+# crate's `relaxed-simd` feature makes the second (only onesheet-kernels' code differs, so it
+# recompiles three crates: that one, the core and the binding). wasm-pack runs without
+# downloads (the wasm-bindgen on PATH, no wasm-opt of its own), then binaryen's wasm-opt from
+# npm (Debian's is too old). wasm-opt takes minutes: when wasm-bindgen's output is unchanged
+# since the last build, the optimised package is kept as it is.
 #
 #   scripts/build-wasm.sh                    # both packages, optimised (profile wasm-release)
 #   ONESHEET_WASM_PACKAGES=pkg ...           # only the CPU package (pkg-webgpu: only that one)
@@ -30,12 +31,13 @@ case "$target" in /*) ;; *) target=$PWD/$target ;; esac
 lint=()
 [ "${ONESHEET_WASM_LINT:-}" = 1 ] && lint=(linted)
 
-# compile STAGE FEATURES: wasm-pack's output for the crate with FEATURES into STAGE.
+# compile STAGE FEATURES: wasm-pack's output for the crate with FEATURES into STAGE, its files
+# named onesheet* (the names the pages and the kiosk load), not after the crate.
 compile() {
   local stage=$1 features=$2
   rm -rf "$stage"
   "${lint[@]}" wasm-pack build --target web --mode no-install --no-opt --no-pack "${profile_flag[@]}" \
-    --out-dir "$stage" -- --no-default-features --features "$features"
+    --out-dir "$stage" --out-name onesheet wasm -- --no-default-features --features "$features"
 }
 
 # optimise WASM [FLAGS...]: binaryen's wasm-opt -O3 in place, with the wasm features rustc's

@@ -29,7 +29,7 @@ fi
 # Seeds: the wasm warm-up images (a JPEG, a PNG, a WebP) and small hand-made requests and headers.
 seeds_for() {
   case "$1" in
-    image) echo src/wasm/warmup ;;
+    image) echo wasm/warmup ;;
     *) echo "fuzz/seeds/$1" ;;
   esac
 }

@@ -5,7 +5,7 @@
 # before serving starts, the WebGPU one while it serves) and the small server crate, whose two
 # binaries are onesheet-serve (what runs here; the same server as `onesheet serve`) and
 # onesheet-kiosk (the kiosk alone, with everything inside: copy it to a
-# kiosk PC). The onesheet CLI (train, classify, ...) is `cargo build --release -p onesheet-trainer`.
+# kiosk PC). The onesheet CLI (train, classify, ...) is `cargo build --release -p onesheet-cli`.
 # Arguments go to onesheet-serve (--port N, --host ADDR, --models DIR, ...).
 #
 #   scripts/serve.sh               # then open the URL it prints and drop posters on the page

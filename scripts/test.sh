@@ -33,7 +33,7 @@ native_tests() {
   "$target/debug/onesheet" export --untrained-head --f32 --out "$target/test-bundle.safetensors"
 }
 # The browser tests drive the test-only hooks (a deliberate panic), so their wasm has them; the
-# wasm crate is linted as it is built (src/wasm/ exists only on that target). Both builds: the
+# wasm crate is linted as it is built (wasm/ is empty on other targets). Both builds: the
 # CPU-only www/pkg every visitor loads and www/pkg-webgpu.
 # Built with the wasm-test profile: the shipped build's fat LTO and wasm-opt only buy size, and
 # cost CI minutes (scripts/serve.sh builds the shipped one).

@@ -89,6 +89,10 @@ pub struct Provenance {
     pub training_data: String,
     /// How it was trained.
     pub recipe: String,
+    /// The command that trains it again: `onesheet train`, with a flag for each setting that
+    /// differs from the shipped recipe (absent from bundles not made by `onesheet train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Headline test metrics, by name.
     pub metrics: BTreeMap<String, f64>,
 }

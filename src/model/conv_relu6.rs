@@ -3,7 +3,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::kernels;
+use crate::fused;
 
 /// A convolution followed by ReLU6.
 ///
@@ -36,8 +36,8 @@ impl ConvRelu6 {
         Self { conv }
     }
 
-    /// Applies the convolution and ReLU6, fused where the backend can ([`kernels`]).
+    /// Applies the convolution and ReLU6, fused where the backend can ([`fused`]).
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        kernels::conv2d_relu6(input, &self.conv)
+        fused::conv2d_relu6(input, &self.conv)
     }
 }

@@ -5,7 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::conv_relu6::ConvRelu6;
-use crate::kernels;
+use crate::fused;
 
 /// One MobileNetV2 bottleneck: expand (1×1), depthwise (3×3), project (1×1, linear).
 #[derive(Config, Debug)]
@@ -59,9 +59,9 @@ impl InvertedResidual {
         };
         let x = self.depthwise.forward(x);
         if self.residual {
-            kernels::conv2d_residual(x, &self.project, input)
+            fused::conv2d_residual(x, &self.project, input)
         } else {
-            kernels::conv2d_bias(x, &self.project)
+            fused::conv2d_bias(x, &self.project)
         }
     }
 }

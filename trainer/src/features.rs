@@ -23,8 +23,8 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use sha2::{Digest, Sha256};
 
 use crate::dataset::Poster;
-use crate::progress;
-use crate::write;
+use onesheet::files::write;
+use onesheet::progress;
 
 /// Views cached per poster: as is, and mirrored left to right.
 pub const VIEWS: usize = 2;

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::dataset::{Collection, Dataset, Labels};
-use crate::write;
+use onesheet::files::write;
 
 /// Which part of the data a film belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,7 +138,7 @@ impl Split {
             }
         }
         let bytes = writer.into_inner().context("writing the split")?;
-        write::atomic(path, &bytes)
+        Ok(write::atomic(path, &bytes)?)
     }
 
     /// The split saved at `path`, or a new one drawn with `seed` and saved there. A saved split

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use onesheet::GENRES;
 
-use crate::colour::{BINS, colour_shares, thumb_pixels};
 use crate::training::Prepared;
+use onesheet::colour::{BINS, colour_shares, thumb_pixels};
 
 /// A group's name, its posters and its mean colour shares.
 #[derive(Debug, Clone)]

@@ -11,12 +11,12 @@ use super::colours::Colours;
 use super::metrics::{self, Summary};
 use super::plots;
 use super::{Baseline, BaselineFigures};
-use crate::colour::{bin_colour, bin_rgb};
 use crate::dataset::{Collection, Labels};
-use crate::levers::LeverResult;
+use crate::evaluation::validation::ValidationRow as LeverResult;
+use crate::research::tune::Search;
 use crate::training::RunLog;
 use crate::training::fit::EpochLoss;
-use crate::tune::Search;
+use onesheet::colour::{bin_colour, bin_rgb};
 
 /// One collection's test split, evaluated.
 pub struct SplitReport {

@@ -23,7 +23,7 @@ use burn::train::{
 
 use sha2::{Digest, Sha256};
 
-use super::examples::Batch;
+use super::labelled::Batch;
 use super::loader::{EpochLoader, Source};
 use super::renderer::BarRenderer;
 

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
-use super::examples::Batch;
+use super::labelled::Batch;
 use super::loader::Source;
 use crate::dataset::Labels;
 

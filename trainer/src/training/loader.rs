@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::examples::Batch;
+use super::labelled::Batch;
 
 /// Where batches come from: cached features, or images.
 pub trait Source<const D: usize>: Send + Sync {

@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use burn::train::{InferenceStep, MultiLabelClassificationOutput, TrainOutput, TrainStep};
 use onesheet::model::{BackboneTop, GenreClassifier, GenreHead, MobileNetV2};
 
-use super::examples::Batch;
+use super::labelled::Batch;
 use super::loss::masked_bce;
 use crate::features::TAP_BLOCK;
 

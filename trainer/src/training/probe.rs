@@ -140,7 +140,8 @@ pub struct ProbeConfig {
 }
 
 impl Default for ProbeConfig {
-    /// The shipped head's recipe.
+    /// The levers' baseline, a linear head with light dropout; the shipped head is
+    /// [`crate::training::Recipe::head`] (128 hidden units, dropout 0.6).
     fn default() -> Self {
         Self {
             hidden: Vec::new(),
@@ -445,7 +446,7 @@ fn probe_loss(
 /// √(negatives / positives) per genre for the weighted loss (capped at 10), 1 otherwise.
 fn pos_weights(labels: &[Labels], loss: Loss) -> Vec<f32> {
     if loss == Loss::WeightedBce {
-        super::examples::positive_weights(labels)
+        super::labelled::positive_weights(labels)
     } else {
         vec![1.0; NUM_GENRES]
     }

@@ -8,7 +8,7 @@ use burn::train::renderer::{
 };
 use indicatif::ProgressBar;
 
-use crate::progress;
+use onesheet::progress;
 
 /// One bar per split of each epoch, titled with the stage, epoch and split.
 pub struct BarRenderer {
