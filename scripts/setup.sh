@@ -95,7 +95,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_V
   install_wasm_bindgen
 fi
 
-# npm: binaryen's wasm-opt (Debian's is too old for this wasm-bindgen) and playwright-core, which
-# drives Debian's Chromium and never downloads a browser of its own.
+# npm: binaryen's wasm-opt (Debian's is too old for this wasm-bindgen), playwright-core, which
+# drives Debian's Chromium and never downloads a browser of its own, and TypeScript's tsc, which
+# checks the pages' JavaScript against its JSDoc types (nothing is emitted).
 log "npm ci"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error

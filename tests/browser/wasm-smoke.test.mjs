@@ -98,7 +98,7 @@ test('the module runs its static constructors once, not at the top of every expo
   // A module that never calls `__wasm_call_ctors` itself is linked "command-style": wasm-ld
   // wraps every export in a `<name>.command_export` that runs all constructors first (about
   // 1.5 ms per call from JavaScript with cubecl's registrations). The start function calls
-  // them once (src/wasm/mod.rs), so no wrapper may appear. The tests' build keeps the names
+  // them once (wasm/src/lib.rs), so no wrapper may appear. The tests' build keeps the names
   // section that shows them.
   for (const build of ['pkg/onesheet_bg.wasm', 'pkg/onesheet_relaxed_bg.wasm', 'pkg-webgpu/onesheet_bg.wasm']) {
     const wasm = readFileSync(resolve(ROOT, 'www', build));
