@@ -39,7 +39,7 @@ pub struct Run<'a> {
     pub plain: Device,
     /// Where training runs (with autodiff).
     pub device: Device,
-    /// Training and validation posters, each with its labels.
+    /// Training posters, each with its labels.
     pub train_rows: Vec<(usize, Labels)>,
     /// Validation posters.
     pub valid_rows: Vec<(usize, Labels)>,
@@ -59,6 +59,32 @@ pub struct Trained {
     pub train_scores: Vec<Vec<f32>>,
     /// What the stage did.
     pub log: StageLog,
+}
+
+impl<'a> Run<'a> {
+    /// A run of `recipe` on `prepared`, inferring on `plain` and training on it with autodiff.
+    pub fn new(
+        prepared: &'a Prepared,
+        recipe: &'a Recipe,
+        seed: u64,
+        work: &'a std::path::Path,
+        plain: Device,
+    ) -> Self {
+        let train_rows = prepared.rows(Part::Train, None);
+        let valid_rows = prepared.rows(Part::Validation, None);
+        let train_labels: Vec<Labels> = train_rows.iter().map(|(_, l)| *l).collect();
+        Self {
+            prepared,
+            recipe,
+            seed,
+            work,
+            device: plain.clone().autodiff(),
+            plain,
+            pos_weight: positive_weights(&train_labels),
+            train_rows,
+            valid_rows,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -213,32 +239,6 @@ impl Run<'_> {
         let mut head = head.fork(&self.device);
         head.dropout = DropoutConfig::new(self.recipe.dropout).init();
         head
-    }
-}
-
-impl<'a> Run<'a> {
-    /// A run of `recipe` on `prepared`, training on `backend`'s device.
-    pub fn new(
-        prepared: &'a Prepared,
-        recipe: &'a Recipe,
-        seed: u64,
-        work: &'a std::path::Path,
-        plain: Device,
-    ) -> Self {
-        let train_rows = prepared.rows(Part::Train, None);
-        let valid_rows = prepared.rows(Part::Validation, None);
-        let train_labels: Vec<Labels> = train_rows.iter().map(|(_, l)| *l).collect();
-        Self {
-            prepared,
-            recipe,
-            seed,
-            work,
-            device: plain.clone().autodiff(),
-            plain,
-            pos_weight: positive_weights(&train_labels),
-            train_rows,
-            valid_rows,
-        }
     }
 }
 
