@@ -4,7 +4,7 @@
 //! either ReLU6 or a residual sum ([`mod@pointwise`]).
 //!
 //! No tensor library here: onesheet plugs these under burn as a backend extension for
-//! burn-flex (`onesheet::kernels`), natively and in the browser (where they compile to
+//! burn-flex (`onesheet::fused`), natively and in the browser (where they compile to
 //! SIMD128), and holds them to burn's own operations in its tests.
 
 pub mod conv3x3;
