@@ -137,59 +137,26 @@ impl Recipe {
     /// The `onesheet train` command that makes this recipe: a flag for each setting that
     /// differs from the shipped one (settings without a flag are always the shipped ones).
     pub fn command(&self) -> String {
-        let shipped = Self::default();
+        let flags = |r: &Self| {
+            [
+                ("size", format!("{}x{}", r.size.0, r.size.1)),
+                ("stage", r.stage.name().to_string()),
+                ("head-epochs", r.head_epochs.to_string()),
+                ("head-hidden", r.head_hidden.unwrap_or(0).to_string()),
+                ("dropout", r.dropout.to_string()),
+                ("top-epochs", r.top_epochs.to_string()),
+                ("full-epochs", r.full_epochs.to_string()),
+                ("full-from-block", r.full_from_block.to_string()),
+                ("full-learning-rate", format!("{:e}", r.full_learning_rate)),
+            ]
+        };
         let mut command = String::from("onesheet train");
-        let mut flag = |differs: bool, name: &str, value: String| {
-            if differs {
+        for ((name, value), (_, shipped)) in flags(self).into_iter().zip(flags(&Self::default())) {
+            if value != shipped {
                 let _ = write!(command, " --{name} {value}");
             }
-        };
-        flag(
-            self.size != shipped.size,
-            "size",
-            format!("{}x{}", self.size.0, self.size.1),
-        );
-        flag(
-            self.stage != shipped.stage,
-            "stage",
-            self.stage.name().to_string(),
-        );
-        flag(
-            self.head_epochs != shipped.head_epochs,
-            "head-epochs",
-            self.head_epochs.to_string(),
-        );
-        flag(
-            self.head_hidden != shipped.head_hidden,
-            "head-hidden",
-            self.head_hidden.unwrap_or(0).to_string(),
-        );
-        flag(
-            self.dropout != shipped.dropout,
-            "dropout",
-            self.dropout.to_string(),
-        );
-        flag(
-            self.top_epochs != shipped.top_epochs,
-            "top-epochs",
-            self.top_epochs.to_string(),
-        );
-        flag(
-            self.full_epochs != shipped.full_epochs,
-            "full-epochs",
-            self.full_epochs.to_string(),
-        );
-        flag(
-            self.full_from_block != shipped.full_from_block,
-            "full-from-block",
-            self.full_from_block.to_string(),
-        );
-        flag(
-            self.full_learning_rate != shipped.full_learning_rate,
-            "full-learning-rate",
-            format!("{:e}", self.full_learning_rate),
-        );
-        if self.precision != shipped.precision {
+        }
+        if self.precision == Precision::F32 {
             command.push_str(" --f32");
         }
         command
